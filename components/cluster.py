@@ -1,0 +1,151 @@
+"""GKE cluster: a hardened, private-node cluster with no default node pool.
+
+Owns: the node service account and its single role, the cluster, and the
+Kubernetes provider built from the cluster's outputs. Does not: node pools
+(see node_pool.py) or anything inside Kubernetes.
+Invariant: nothing runs as the project's default compute service account,
+and no credential is stored in state (the kubeconfig uses an exec plugin).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components.providers import gke_kubeconfig
+
+# The only role GKE nodes need: write logs and metrics, read their own config.
+NODE_ROLE = "roles/container.defaultNodeServiceAccount"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterArgs:
+    project: str
+    """GCP project id."""
+    location: str
+    """Zone (zonal cluster) or region (regional cluster)."""
+    network_id: pulumi.Input[str]
+    """VPC of the cluster."""
+    subnetwork_id: pulumi.Input[str]
+    """Subnet with the pod and Service secondary ranges."""
+    pod_range_name: str
+    """Secondary range name for pods."""
+    service_range_name: str
+    """Secondary range name for Services."""
+    release_channel: str
+    """RAPID, REGULAR or STABLE: GKE picks and upgrades the version."""
+    master_authorized_networks: tuple[str, ...]
+    """CIDRs allowed to reach the API endpoint."""
+    deletion_protection: bool
+    """GKE refuses to delete the cluster while true."""
+    stack: str
+    """Stack name, for resource labels."""
+
+
+class Cluster(pulumi.ComponentResource):
+    name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    node_service_account_email: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kubepar:gke:Cluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        node_account = gcp.serviceaccount.Account(
+            f"{name}-nodes",
+            project=args.project,
+            # account_id is 6-30 characters and project-unique; the stack keeps stacks apart.
+            account_id=f"kubepar-{args.stack}-nodes"[:30].rstrip("-"),
+            display_name=f"kubepar {args.stack} GKE nodes",
+            opts=child,
+        )
+        node_role = gcp.projects.IAMMember(
+            f"{name}-nodes-role",
+            project=args.project,
+            role=NODE_ROLE,
+            member=node_account.email.apply(lambda email: f"serviceAccount:{email}"),
+            opts=child,
+        )
+
+        cluster = gcp.container.Cluster(
+            f"{name}-gke",
+            project=args.project,
+            location=args.location,
+            network=args.network_id,
+            subnetwork=args.subnetwork_id,
+            # The default pool cannot be changed without replacing the cluster:
+            # remove it and manage pools separately.
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            # The short-lived default pool still runs as our account, not the default one.
+            node_config={
+                "service_account": node_account.email,
+                "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+                "shielded_instance_config": {
+                    "enable_secure_boot": True,
+                    "enable_integrity_monitoring": True,
+                },
+                "workload_metadata_config": {"mode": "GKE_METADATA"},
+            },
+            networking_mode="VPC_NATIVE",
+            ip_allocation_policy={
+                "cluster_secondary_range_name": args.pod_range_name,
+                "services_secondary_range_name": args.service_range_name,
+            },
+            release_channel={"channel": args.release_channel},
+            workload_identity_config={"workload_pool": f"{args.project}.svc.id.goog"},
+            # Dataplane V2 enforces NetworkPolicy itself; a network_policy block
+            # on top of it is rejected, so there is none.
+            datapath_provider="ADVANCED_DATAPATH",
+            enable_shielded_nodes=True,
+            enable_legacy_abac=False,
+            # Nodes get private addresses only; the API endpoint stays public
+            # but answers only the authorized networks below.
+            private_cluster_config={
+                "enable_private_nodes": True,
+                "enable_private_endpoint": False,
+            },
+            master_authorized_networks_config={
+                "cidr_blocks": [
+                    {"cidr_block": cidr, "display_name": f"kubepar-{index}"}
+                    for index, cidr in enumerate(args.master_authorized_networks)
+                ],
+            },
+            # No client certificate: access goes through IAM only.
+            master_auth={"client_certificate_config": {"issue_client_certificate": False}},
+            deletion_protection=args.deletion_protection,
+            resource_labels={"app": "kubepar", "stack": args.stack},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_role]),
+        )
+
+        kubeconfig = pulumi.Output.all(
+            cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate
+        ).apply(lambda parts: gke_kubeconfig(str(parts[0]), str(parts[1]), str(parts[2] or "")))
+
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=kubeconfig,
+            # A stable identity: a changed kubeconfig (new CA, endpoint) must
+            # not look like a new cluster and replace every object.
+            cluster_identifier=cluster.id,
+            upsert_existing_objects=False,
+            opts=child,
+        )
+
+        self.name = cluster.name
+        self.endpoint = cluster.endpoint
+        self.kubeconfig = pulumi.Output.secret(kubeconfig)
+        self.node_service_account_email = node_account.email
+        self.register_outputs(
+            {
+                "name": self.name,
+                "endpoint": self.endpoint,
+                "kubeconfig": self.kubeconfig,
+                "node_service_account_email": self.node_service_account_email,
+            }
+        )

@@ -1,0 +1,474 @@
+"""Stack configuration: the only module that reads ``pulumi.Config``.
+
+Owns: turning stack config into frozen, validated settings, and every error
+message about config. Does not: create resources, or know how settings are
+used beyond the sizing arithmetic the worker pool needs.
+
+Invariant: ``load()`` either returns complete settings or raises one
+``pulumi.RunError`` that lists every problem, before any resource exists.
+Defaults are written once, in ``Pulumi.yaml``; :data:`DEFAULTS` reads them
+from there for keys the CLI did not pass.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pulumi
+import yaml
+
+from components import quantities
+
+PROJECT = "kubepar"
+PLATFORMS = ("gke", "existing")
+RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE")
+
+# R sessions before R 4.4 hold about 125 connections, and an RStudio session
+# cannot pass --max-connections: one PSOCK worker is one connection.
+MAX_R_WORKERS = 120
+
+PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
+
+
+def _project_defaults() -> dict[str, str]:
+    """Defaults of the simple keys, as Pulumi.yaml declares them (the CLI's source too)."""
+    declared = yaml.safe_load(PROJECT_FILE.read_text()).get("config") or {}
+    defaults: dict[str, str] = {}
+    for key, spec in declared.items():
+        if isinstance(spec, dict) and "default" in spec:
+            value = spec["default"]
+            defaults[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return defaults
+
+
+DEFAULTS = _project_defaults()
+
+# Structured keys: JSON lists in the stack file, empty when unset.
+LIST_KEYS = ("packages", "allowedSourceRanges", "masterAuthorizedNetworks")
+
+_CRAN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]$")
+_R_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_GCP_LOCATION = re.compile(r"^[a-z]+-[a-z]+\d+(-[a-z])?$")
+_GCP_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GkeSettings:
+    """Settings of the GCP side; present only when ``platform`` is ``gke``."""
+
+    project: str
+    """GCP project id (``gcp:project``)."""
+    location: str
+    """Zone (zonal cluster, the cheap default) or region (regional cluster)."""
+    region: str
+    """Region of ``location``: where the subnet, router and NAT live."""
+    release_channel: str
+    """GKE release channel: RAPID, REGULAR or STABLE."""
+    master_authorized_networks: tuple[str, ...]
+    """CIDRs allowed to reach the Kubernetes API endpoint."""
+    deletion_protection: bool
+    """When true, GKE refuses to delete the cluster (``pulumi destroy`` fails)."""
+    node_cidr: str
+    """Primary range of the subnet: node addresses."""
+    pod_cidr: str
+    """Secondary range for pod addresses."""
+    service_cidr: str
+    """Secondary range for Service cluster IPs."""
+    system_machine_type: str
+    """Machine type of the on-demand pool that runs the scheduler."""
+    worker_machine_type: str
+    """Machine type of the worker pool."""
+    spot: bool
+    """Run worker nodes on Spot VMs (cheaper, may be preempted)."""
+    worker_pool_max_nodes: int
+    """Autoscaling ceiling of the worker pool (set, or derived from workers)."""
+    workers_per_node: int | None
+    """How many workers fit on one worker node; None when the max is set by hand."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadSettings:
+    """Settings of what runs in the cluster; the same on every platform."""
+
+    stack: str
+    """Stack name: the ``app.kubernetes.io/instance`` label."""
+    namespace: str
+    """Kubernetes namespace that holds every object of the stack."""
+    r_version: str
+    """R version: the rocker/rstudio and rocker/r-ver image tag."""
+    workers: int
+    """Number of R worker pods (replicas); 0 parks the pool."""
+    worker_cpu: str
+    """CPU per worker, request = limit (Kubernetes quantity)."""
+    worker_memory: str
+    """Memory per worker, request = limit (Kubernetes quantity)."""
+    scheduler_cpu: str
+    """CPU of the RStudio pod, request = limit."""
+    scheduler_memory: str
+    """Memory of the RStudio pod, request = limit."""
+    home_size: str
+    """Size of the RStudio home volume."""
+    packages: tuple[str, ...]
+    """Extra CRAN packages installed in every R pod, sorted."""
+    allowed_source_ranges: tuple[str, ...]
+    """CIDRs that may reach RStudio; empty means no LoadBalancer at all."""
+    worker_port: int
+    """Port of the R session that workers dial (never public)."""
+    worker_setup_timeout: int
+    """Seconds one worker attempt keeps dialing before it restarts (bounds join delay)."""
+    worker_pool_selector: bool
+    """Pin workers to the tainted worker pool and the scheduler to the system pool."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the program needs, validated."""
+
+    stack: str
+    platform: str
+    kube_context: str | None
+    """kubectl context for ``existing``; None means the current context."""
+    gke: GkeSettings | None
+    workload: WorkloadSettings
+    password: pulumi.Output[str] | None
+    """RStudio password from ``kubepar:password`` (a secret), or None to generate one."""
+
+
+class ConfigError(Exception):
+    """Every config problem found, one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+T = TypeVar("T")
+
+
+class _Reader:
+    """Reads raw string values and collects problems instead of raising."""
+
+    def __init__(self, raw: Mapping[str, str | None]) -> None:
+        self.raw = raw
+        self.problems: list[str] = []
+
+    def fail(self, key: str, message: str) -> None:
+        self.problems.append(f"{PROJECT}:{key}: {message}")
+
+    def text(self, key: str) -> str:
+        value = self.raw.get(key)
+        return DEFAULTS.get(key, "") if value is None else str(value)
+
+    def parsed(self, key: str, parse: Callable[[str], T], fix: str, fallback: T) -> T:
+        value = self.text(key)
+        try:
+            return parse(value)
+        except ValueError as error:
+            self.fail(key, f"{value!r} is not valid ({error}); {fix}")
+            return fallback
+
+    def integer(self, key: str, low: int, high: int, fix: str) -> int:
+        value = self.text(key)
+        if not re.fullmatch(r"-?\d+", value.strip()):
+            self.fail(key, f"{value!r} is not a whole number; {fix}")
+            return low
+        number = int(value)
+        if not low <= number <= high:
+            self.fail(key, f"{number} is outside {low}..{high}; {fix}")
+            return low
+        return number
+
+    def boolean(self, key: str) -> bool:
+        value = self.text(key).strip().lower()
+        if value not in ("true", "false"):
+            self.fail(key, f"{self.text(key)!r} is not true or false")
+            return True
+        return value == "true"
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        value = self.text(key)
+        if value not in choices:
+            self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
+            return choices[0]
+        return value
+
+    def string_list(self, key: str) -> list[str]:
+        value = self.raw.get(key)
+        if value is None or value == "":
+            return []
+        try:
+            items = json.loads(value) if isinstance(value, str) else value
+        except json.JSONDecodeError:
+            self.fail(key, f"{value!r} is not a list; set it in the stack file as a YAML list")
+            return []
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            self.fail(key, f"{value!r} is not a list of strings")
+            return []
+        return items
+
+    def cidrs(self, key: str, purpose: str) -> tuple[str, ...]:
+        good: list[str] = []
+        for item in self.string_list(key):
+            try:
+                network = ipaddress.ip_network(item, strict=True)
+            except ValueError as error:
+                self.fail(key, f"{item!r} is not a CIDR block ({error}); write it like 203.0.113.0/24")
+                continue
+            if network.prefixlen == 0:
+                self.fail(
+                    key,
+                    f"{item!r} would open {purpose} to the whole internet; "
+                    "list only your own addresses (find yours with `curl ifconfig.me`, then add /32)",
+                )
+                continue
+            good.append(str(network))
+        return tuple(good)
+
+
+def _parse_r_version(value: str) -> str:
+    match = _R_VERSION.match(value)
+    if not match:
+        raise ValueError("expected MAJOR.MINOR.PATCH such as 4.5.1")
+    if (int(match[1]), int(match[2])) < (4, 0):
+        raise ValueError("kubepar needs R 4.0 or newer")
+    return value
+
+
+def _parse_cpu(value: str) -> str:
+    if quantities.cpu_millis(value) <= 0:
+        raise ValueError("must be more than 0")
+    return value
+
+
+def _parse_memory(value: str) -> str:
+    if quantities.memory_bytes(value) < 256 * 1024**2:
+        raise ValueError("must be at least 256Mi")
+    return value
+
+
+def _parse_namespace(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError("a namespace is lowercase letters, digits and '-', at most 63")
+    return value
+
+
+def _parse_cidr(value: str) -> str:
+    network = ipaddress.ip_network(value, strict=True)
+    if not network.is_private:
+        raise ValueError("cluster ranges must be private (RFC 1918)")
+    return str(network)
+
+
+def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None) -> Settings:
+    """Validate raw config values (strings, lists as JSON) into :class:`Settings`.
+
+    Raises :class:`ConfigError` with every problem at once.
+    """
+    read = _Reader(raw)
+    platform = read.choice("platform", PLATFORMS)
+    namespace = read.parsed("namespace", _parse_namespace, "for example kubepar", "kubepar")
+    workers = read.integer(
+        "workers",
+        0,
+        MAX_R_WORKERS,
+        f"use 0..{MAX_R_WORKERS} (an R session holds about 125 connections)",
+    )
+    r_version = read.parsed("rVersion", _parse_r_version, "use a rocker image tag such as 4.5.1", "4.5.1")
+    cpu_fix = "use a Kubernetes CPU quantity such as 1 or 500m"
+    memory_fix = "use a Kubernetes memory quantity such as 2Gi or 512Mi"
+    worker_cpu = read.parsed("workerCpu", _parse_cpu, cpu_fix, "1")
+    worker_memory = read.parsed("workerMemory", _parse_memory, memory_fix, "2Gi")
+    scheduler_cpu = read.parsed("schedulerCpu", _parse_cpu, cpu_fix, "1")
+    scheduler_memory = read.parsed("schedulerMemory", _parse_memory, memory_fix, "2Gi")
+    home_size = read.parsed("homeSize", _parse_memory, "use a size such as 20Gi", "20Gi")
+    worker_port = read.integer("workerPort", 1024, 65535, "use an unprivileged port such as 11562")
+    if worker_port == 8787:
+        read.fail("workerPort", "8787 is RStudio's port; use another, such as 11562")
+    setup_timeout = read.integer(
+        "workerSetupTimeout", 1, 60, "a few seconds keeps idle workers quick to join"
+    )
+
+    packages: list[str] = []
+    for name in read.string_list("packages"):
+        if not _CRAN_NAME.match(name):
+            read.fail(
+                "packages",
+                f"{name!r} is not a CRAN package name (letters, digits and dots, "
+                "starting with a letter); list bare names such as data.table",
+            )
+        elif name in packages:
+            read.fail("packages", f"{name!r} is listed twice")
+        else:
+            packages.append(name)
+
+    allowed = read.cidrs("allowedSourceRanges", "RStudio")
+    kube_context = read.text("kubeContext") or None
+
+    gke: GkeSettings | None = None
+    if platform == "gke":
+        gke = _parse_gke(read, gcp_project, workers, worker_cpu, worker_memory)
+    elif raw.get("masterAuthorizedNetworks"):
+        read.fail("masterAuthorizedNetworks", "only applies to platform gke; remove it")
+
+    if read.problems:
+        raise ConfigError(read.problems)
+
+    workload = WorkloadSettings(
+        stack=stack,
+        namespace=namespace,
+        r_version=r_version,
+        workers=workers,
+        worker_cpu=worker_cpu,
+        worker_memory=worker_memory,
+        scheduler_cpu=scheduler_cpu,
+        scheduler_memory=scheduler_memory,
+        home_size=home_size,
+        packages=tuple(sorted(packages)),
+        allowed_source_ranges=allowed,
+        worker_port=worker_port,
+        worker_setup_timeout=setup_timeout,
+        worker_pool_selector=platform == "gke",
+    )
+    return Settings(
+        stack=stack,
+        platform=platform,
+        kube_context=kube_context,
+        gke=gke,
+        workload=workload,
+        password=None,
+    )
+
+
+def _parse_gke(
+    read: _Reader, gcp_project: str | None, workers: int, worker_cpu: str, worker_memory: str
+) -> GkeSettings:
+    if not gcp_project:
+        read.problems.append(
+            "gcp:project: not set; platform gke needs a GCP project "
+            "(`pulumi config set gcp:project <id>`), or use platform existing"
+        )
+    elif not _GCP_PROJECT.match(gcp_project):
+        read.problems.append(f"gcp:project: {gcp_project!r} is not a GCP project id")
+    location = read.text("location")
+    if not location:
+        read.fail("location", "not set; platform gke needs a zone such as europe-west1-b")
+    elif not _GCP_LOCATION.match(location):
+        read.fail("location", f"{location!r} is not a GCP zone or region such as europe-west1-b")
+    region = location.rsplit("-", 1)[0] if re.search(r"-[a-z]$", location) else location
+
+    networks = read.cidrs("masterAuthorizedNetworks", "the Kubernetes API")
+    if not networks and not any(p.startswith(f"{PROJECT}:masterAuthorizedNetworks") for p in read.problems):
+        read.fail(
+            "masterAuthorizedNetworks",
+            "empty; without it nobody (not even `pulumi up`) can reach the cluster API. "
+            "Add your address, e.g. [203.0.113.7/32]",
+        )
+
+    cidr_fix = "use a private CIDR such as 10.10.0.0/20"
+    node_cidr = read.parsed("nodeCidr", _parse_cidr, cidr_fix, "10.10.0.0/20")
+    pod_cidr = read.parsed("podCidr", _parse_cidr, cidr_fix, "10.20.0.0/14")
+    service_cidr = read.parsed("serviceCidr", _parse_cidr, cidr_fix, "10.24.0.0/20")
+    ranges = {"nodeCidr": node_cidr, "podCidr": pod_cidr, "serviceCidr": service_cidr}
+    keys = list(ranges)
+    for i, first in enumerate(keys):
+        for second in keys[i + 1 :]:
+            if ipaddress.ip_network(ranges[first]).overlaps(ipaddress.ip_network(ranges[second])):
+                read.fail(second, f"{ranges[second]} overlaps {first} {ranges[first]}; pick disjoint ranges")
+
+    system_machine = read.text("systemMachineType")
+    worker_machine = read.text("workerMachineType")
+    for key, machine in (("systemMachineType", system_machine), ("workerMachineType", worker_machine)):
+        if quantities.machine_shape(machine) is None:
+            read.fail(
+                key,
+                f"{machine!r} is not a machine type kubepar can size "
+                "(FAMILY-standard|highmem|highcpu-N, e2-medium, FAMILY-custom-CPUS-MB)",
+            )
+
+    max_nodes_raw = read.raw.get("workerPoolMaxNodes")
+    per_node: int | None = None
+    if max_nodes_raw not in (None, ""):
+        max_nodes = read.integer("workerPoolMaxNodes", 1, 1000, "use 1..1000, or unset it to derive it")
+    else:
+        shape = quantities.machine_shape(worker_machine)
+        max_nodes = 1
+        if shape is not None and not _sizing_broken(read):
+            per_node = quantities.workers_per_node(
+                shape, quantities.cpu_millis(worker_cpu), quantities.memory_bytes(worker_memory)
+            )
+            if per_node == 0:
+                read.fail(
+                    "workerMachineType",
+                    f"a worker ({worker_cpu} CPU, {worker_memory}) does not fit on {worker_machine} "
+                    "after GKE's reservations; choose a larger machine or smaller workerCpu/workerMemory",
+                )
+            else:
+                max_nodes = max(1, math.ceil(workers / per_node))
+
+    return GkeSettings(
+        project=gcp_project or "",
+        location=location,
+        region=region,
+        release_channel=read.choice("releaseChannel", RELEASE_CHANNELS),
+        master_authorized_networks=networks,
+        deletion_protection=read.boolean("deletionProtection"),
+        node_cidr=node_cidr,
+        pod_cidr=pod_cidr,
+        service_cidr=service_cidr,
+        system_machine_type=system_machine,
+        worker_machine_type=worker_machine,
+        spot=read.boolean("spot"),
+        worker_pool_max_nodes=max_nodes,
+        workers_per_node=per_node,
+    )
+
+
+def _sizing_broken(read: _Reader) -> bool:
+    return any(
+        p.startswith(f"{PROJECT}:{key}:") for p in read.problems for key in ("workerCpu", "workerMemory")
+    )
+
+
+def load() -> Settings:
+    """Read this stack's config; raise one RunError listing every problem."""
+    config = pulumi.Config(PROJECT)
+    raw: dict[str, str | None] = {key: config.get(key) for key in DEFAULTS}
+    for key in (*LIST_KEYS, "workerPoolMaxNodes"):
+        raw[key] = config.get(key)
+    gcp_project = pulumi.Config("gcp").get("project")
+    password_key = f"{PROJECT}:password"
+    # Read without get_secret first, to check it before anything is created.
+    password_raw: Any = pulumi.runtime.get_config(password_key)
+    problems: list[str] = []
+    try:
+        settings = parse(raw, stack=pulumi.get_stack(), gcp_project=gcp_project)
+    except ConfigError as errors:
+        problems = list(errors.problems)
+        settings = None
+    if password_raw is not None:
+        if not pulumi.runtime.is_config_secret(password_key):
+            problems.append(
+                f"{password_key}: stored in plain text; set it with "
+                "`pulumi config set --secret password` (or unset it to generate one)"
+            )
+        elif len(str(password_raw)) < 12:
+            problems.append(f"{password_key}: shorter than 12 characters; choose a longer one")
+    if problems or settings is None:
+        raise pulumi.RunError("invalid stack configuration, nothing was created:\n  " + "\n  ".join(problems))
+    password = config.get_secret("password") if password_raw is not None else None
+    return Settings(
+        stack=settings.stack,
+        platform=settings.platform,
+        kube_context=settings.kube_context,
+        gke=settings.gke,
+        workload=settings.workload,
+        password=password,
+    )

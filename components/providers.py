@@ -1,0 +1,58 @@
+"""Kubernetes providers: one from a GKE cluster's outputs, one from kubectl's context.
+
+Owns: the kubeconfig text for GKE (a pure function) and provider options.
+Does not: hold credentials. The GKE kubeconfig names the
+``gke-gcloud-auth-plugin`` exec plugin, so tokens are minted at use and never
+stored in state.
+"""
+
+from __future__ import annotations
+
+import pulumi_kubernetes as k8s
+import yaml
+
+
+def gke_kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
+    """kubeconfig text for a GKE cluster that authenticates through gcloud."""
+    context = f"kubepar-{cluster_name}"
+    document = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": context,
+                "cluster": {
+                    "server": f"https://{endpoint}",
+                    "certificate-authority-data": ca_certificate,
+                },
+            }
+        ],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
+        "current-context": context,
+        "users": [
+            {
+                "name": context,
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "gke-gcloud-auth-plugin",
+                        "installHint": "Install gke-gcloud-auth-plugin: "
+                        "gcloud components install gke-gcloud-auth-plugin",
+                        "provideClusterInfo": True,
+                        "interactiveMode": "Never",
+                    }
+                },
+            }
+        ],
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def existing_cluster_provider(name: str, context: str | None) -> k8s.Provider:
+    """Provider for the cluster kubectl already points at (``platform: existing``)."""
+    return k8s.Provider(
+        name,
+        context=context,
+        # A stack must never adopt objects it did not create.
+        upsert_existing_objects=False,
+    )

@@ -1,0 +1,151 @@
+"""Run rendered containers as local processes, exactly as their Deployments declare them.
+
+A container's command, args and env are taken from the render; its mounted
+ConfigMaps are written out as files and each mount path is mapped to that
+folder. The only changes are the ones a test names (the scheduler host and
+port), so what runs here is what the cluster would run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import render
+
+from components import quantities
+
+TEST_PASSWORD = "e2e-not-a-real-password"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def deployment(capture: render.Capture, component: str) -> dict[str, Any]:
+    found = [
+        d
+        for d in capture.kubernetes("Deployment")
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == component
+    ]
+    assert len(found) == 1
+    return found[0]
+
+
+class LocalContainer:
+    """One container of a rendered Deployment, with its volumes on local disk."""
+
+    def __init__(
+        self,
+        capture: render.Capture,
+        component: str,
+        root: Path,
+        container: str | None = None,
+        env_overrides: Mapping[str, str] | None = None,
+        init: bool = False,
+    ) -> None:
+        document = deployment(capture, component)
+        spec = document["spec"]["template"]["spec"]
+        pool = spec.get("initContainers", []) if init else spec["containers"]
+        self.spec = next(c for c in pool if container is None or c["name"] == container)
+        self.root = root
+        config_maps = {m["metadata"]["name"]: m for m in capture.kubernetes("ConfigMap")}
+        self.mounts: dict[str, Path] = {}
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        for mount in self.spec.get("volumeMounts", []):
+            volume = volumes[mount["name"]]
+            local = root / "volumes" / mount["name"]
+            if not local.exists():
+                local.mkdir(parents=True)
+                if "configMap" in volume:
+                    for key, text in config_maps[volume["configMap"]["name"]]["data"].items():
+                        (local / key).write_text(text)
+            self.mounts[mount["mountPath"]] = local
+        self.env = {name: self._value(item) for name, item in self._env_items()}
+        self.env.update(env_overrides or {})
+
+    def _env_items(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(item["name"], item) for item in self.spec.get("env", [])]
+
+    def _value(self, item: dict[str, Any]) -> str:
+        if "value" in item:
+            return self.local_path(str(item["value"]))
+        source = item["valueFrom"]
+        if "secretKeyRef" in source:
+            return TEST_PASSWORD
+        if "resourceFieldRef" in source:
+            field = source["resourceFieldRef"]["resource"]
+            kind = field.split(".")[1]
+            amount = self.spec["resources"][field.split(".")[0]][kind]
+            if kind == "cpu":
+                return str(math.ceil(quantities.cpu_millis(amount) / 1000))
+            return str(quantities.memory_bytes(amount))
+        raise AssertionError(f"unsupported env source {source}")
+
+    def local_path(self, text: str) -> str:
+        """Map a path under a mount to its local folder (longest mount first)."""
+        for mount_path in sorted(self.mounts, key=len, reverse=True):
+            if text == mount_path or text.startswith(mount_path + "/") or text.startswith(mount_path + ":"):
+                return str(self.mounts[mount_path]) + text[len(mount_path) :]
+        return text
+
+    def argv(self) -> list[str]:
+        return [self.local_path(part) for part in [*self.spec.get("command", []), *self.spec.get("args", [])]]
+
+    def process_env(self) -> dict[str, str]:
+        # The image's own environment: a PATH to find sh and Rscript, nothing else of ours.
+        base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+        return {**base, **self.env}
+
+    def start(self, log: Path) -> subprocess.Popen[bytes]:
+        handle = log.open("wb")
+        return subprocess.Popen(
+            self.argv(),
+            env=self.process_env(),
+            cwd=self.root,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10) -> int:
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        return process.wait(timeout=5)
+
+
+def r_children(process: subprocess.Popen[bytes]) -> list[int]:
+    """PIDs of the R processes a worker loop has started."""
+    result = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True, check=False)
+    pids = [int(p) for p in result.stdout.split()]
+    return [p for p in pids if "R" in Path(f"/proc/{p}/comm").read_text(errors="replace")]
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def require_r() -> None:
+    missing = [tool for tool in ("Rscript", "sh", "pgrep") if shutil.which(tool) is None]
+    if missing:
+        raise RuntimeError(f"end-to-end tests need {missing}: .ci/run installs r-base-core and friends")

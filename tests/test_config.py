@@ -1,0 +1,166 @@
+"""Config validation: every bad value named with its key, all at once, before any resource."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from components import config
+from tests.conftest import ROOT
+
+import render  # isort: skip
+
+GKE_OK = {
+    "platform": "gke",
+    "location": "europe-west1-b",
+    "masterAuthorizedNetworks": '["203.0.113.0/24"]',
+}
+
+
+def parse(project: str | None = "kubepar-test", **raw: Any) -> config.Settings:
+    values = {**GKE_OK, **raw}
+    return config.parse({k: v for k, v in values.items() if v is not None}, stack="t", gcp_project=project)
+
+
+def problems(project: str | None = "kubepar-test", **raw: Any) -> list[str]:
+    with pytest.raises(config.ConfigError) as caught:
+        parse(project, **raw)
+    return caught.value.problems
+
+
+def test_defaults_come_from_pulumi_yaml() -> None:
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert config.DEFAULTS["workers"] == str(declared["workers"]["default"])
+    assert config.DEFAULTS["deletionProtection"] == "true"
+    settings = parse()
+    assert settings.workload.workers == declared["workers"]["default"]
+    assert settings.workload.r_version == declared["rVersion"]["default"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("workers", "-1", "kubepar:workers: -1 is outside 0..120"),
+        ("workers", "2.5", "kubepar:workers: '2.5' is not a whole number"),
+        ("workers", "500", "kubepar:workers: 500 is outside 0..120"),
+        ("platform", "aws", "kubepar:platform: 'aws' is not one of gke, existing"),
+        ("rVersion", "latest", "kubepar:rVersion: 'latest' is not valid (expected MAJOR.MINOR.PATCH"),
+        ("rVersion", "3.6.3", "kubepar needs R 4.0 or newer"),
+        ("workerMemory", "2GB", "kubepar:workerMemory: '2GB' is not valid"),
+        ("workerMemory", "64Mi", "must be at least 256Mi"),
+        ("workerCpu", "0", "kubepar:workerCpu: '0' is not valid (must be more than 0)"),
+        ("schedulerCpu", "two", "kubepar:schedulerCpu: 'two' is not valid"),
+        ("packages", '["data table"]', "kubepar:packages: 'data table' is not a CRAN package name"),
+        ("packages", '["ranger", "ranger"]', "kubepar:packages: 'ranger' is listed twice"),
+        ("packages", "ranger", "kubepar:packages: 'ranger' is not a list"),
+        (
+            "allowedSourceRanges",
+            '["10.0.0.300/32"]',
+            "kubepar:allowedSourceRanges: '10.0.0.300/32' is not a CIDR",
+        ),
+        ("allowedSourceRanges", '["0.0.0.0/0"]', "would open RStudio to the whole internet"),
+        ("allowedSourceRanges", '["::/0"]', "would open RStudio to the whole internet"),
+        ("masterAuthorizedNetworks", "[]", "kubepar:masterAuthorizedNetworks: empty"),
+        ("masterAuthorizedNetworks", '["0.0.0.0/0"]', "would open the Kubernetes API to the whole internet"),
+        ("location", "", "kubepar:location: not set"),
+        ("location", "Europe West", "kubepar:location: 'Europe West' is not a GCP zone"),
+        ("namespace", "Kube_Par", "kubepar:namespace: 'Kube_Par' is not valid"),
+        ("workerPort", "8787", "kubepar:workerPort: 8787 is RStudio's port"),
+        ("workerPort", "80", "kubepar:workerPort: 80 is outside 1024..65535"),
+        ("deletionProtection", "yes", "kubepar:deletionProtection: 'yes' is not true or false"),
+        ("releaseChannel", "NIGHTLY", "kubepar:releaseChannel: 'NIGHTLY' is not one of"),
+        (
+            "workerMachineType",
+            "a3-megagpu-8g",
+            "kubepar:workerMachineType: 'a3-megagpu-8g' is not a machine type",
+        ),
+        ("podCidr", "10.10.0.0/16", "kubepar:podCidr: 10.10.0.0/16 overlaps nodeCidr"),
+        ("nodeCidr", "8.8.8.0/24", "cluster ranges must be private"),
+        ("workerCpu", "16", "does not fit on e2-standard-4"),
+        ("workerPoolMaxNodes", "0", "kubepar:workerPoolMaxNodes: 0 is outside 1..1000"),
+    ],
+)
+def test_bad_value_is_reported_with_its_key(key: str, value: str, expected: str) -> None:
+    found = problems(**{key: value})
+    assert any(expected in problem for problem in found), found
+
+
+def test_gke_without_a_project_names_gcp_project() -> None:
+    assert any(p.startswith("gcp:project: not set") for p in problems(project=None))
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    found = problems(workers="-1", rVersion="x", packages='["a b"]', location="")
+    assert len(found) == 4
+    assert [p.split(":")[1] for p in found] == ["workers", "rVersion", "packages", "location"]
+
+
+def test_existing_platform_needs_no_gcp_settings() -> None:
+    settings = config.parse({"platform": "existing"}, stack="local", gcp_project=None)
+    assert settings.gke is None
+    assert settings.workload.worker_pool_selector is False
+
+
+def test_worker_pool_ceiling_is_derived_from_workers_and_machine() -> None:
+    # e2-standard-4 fits three 1-CPU workers after GKE's reservations: 10 workers need 4 nodes.
+    gke = parse(workers="10").gke
+    assert gke is not None
+    assert (gke.workers_per_node, gke.worker_pool_max_nodes) == (3, 4)
+
+
+def test_worker_pool_ceiling_can_be_set_by_hand() -> None:
+    gke = parse(workers="10", workerPoolMaxNodes="7").gke
+    assert gke is not None
+    assert (gke.workers_per_node, gke.worker_pool_max_nodes) == (None, 7)
+
+
+def test_packages_are_sorted_so_reordering_changes_nothing() -> None:
+    first = parse(packages='["ranger", "data.table"]').workload.packages
+    second = parse(packages='["data.table", "ranger"]').workload.packages
+    assert first == second == ("data.table", "ranger")
+
+
+def test_bad_config_stops_the_program_before_any_resource() -> None:
+    monitor = render.RecordingMonitor(render.RecordingMocks())
+    with pytest.raises(pulumi.RunError, match="kubepar:workers: -1 is outside"):
+        render.run_program("dev", {"kubepar:workers": "-1"}, monitor=monitor)
+    assert monitor.records == []
+
+
+def test_plain_text_password_is_refused() -> None:
+    with pytest.raises(pulumi.RunError, match="kubepar:password: stored in plain text"):
+        render.run_program("local", {"kubepar:password": "correct-horse-battery"})
+
+
+def test_short_secret_password_is_refused() -> None:
+    with pytest.raises(pulumi.RunError, match="kubepar:password: shorter than 12"):
+        render.run_program("local", {"kubepar:password": {"secret": "short"}})
+
+
+def test_render_cli_reports_bad_config_without_a_traceback(tmp_path: Any) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "render.py"),
+            "dev",
+            "--out",
+            str(tmp_path / "out"),
+            "--set",
+            "kubepar:workers=-2",
+            "--set",
+            "kubepar:rVersion=four",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "kubepar:workers: -2 is outside 0..120" in result.stderr
+    assert "kubepar:rVersion: 'four' is not valid" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()

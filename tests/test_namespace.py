@@ -1,0 +1,26 @@
+"""Namespace: Pod Security labels, ServiceAccounts, default-deny ingress."""
+
+from __future__ import annotations
+
+from tests.conftest import only, program
+
+
+def test_namespace_enforces_baseline_and_warns_on_restricted() -> None:
+    namespace = only(program("local").kubernetes("Namespace"))
+    assert namespace["metadata"]["name"] == "kubepar"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/warn"] == "restricted"
+
+
+def test_namespace_name_comes_from_config() -> None:
+    capture = program("local", namespace="stats-team")
+    assert only(capture.kubernetes("Namespace"))["metadata"]["name"] == "stats-team"
+    assert {d["metadata"]["namespace"] for d in capture.kubernetes("Deployment")} == {"stats-team"}
+
+
+def test_default_policy_denies_all_ingress_in_the_namespace() -> None:
+    policies = program("local").kubernetes("NetworkPolicy")
+    deny = [p for p in policies if p["spec"]["podSelector"] == {}]
+    assert len(deny) == 1
+    assert deny[0]["spec"]["policyTypes"] == ["Ingress"]
+    assert "ingress" not in deny[0]["spec"]

@@ -1,0 +1,163 @@
+"""The whole program, per stack, with that stack's real config file."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.conftest import STACKS, containers, program
+
+import render  # isort: skip
+
+# What each stack declares, by type and logical name: a rename shows up here.
+GKE_NAMES = {
+    ("gcp:compute/network:Network", "kubepar-vpc"),
+    ("gcp:compute/subnetwork:Subnetwork", "kubepar-subnet"),
+    ("gcp:compute/router:Router", "kubepar-router"),
+    ("gcp:compute/routerNat:RouterNat", "kubepar-nat"),
+    ("gcp:serviceaccount/account:Account", "kubepar-nodes"),
+    ("gcp:projects/iAMMember:IAMMember", "kubepar-nodes-role"),
+    ("gcp:container/cluster:Cluster", "kubepar-gke"),
+    ("gcp:container/nodePool:NodePool", "system-pool"),
+    ("gcp:container/nodePool:NodePool", "workers-pool"),
+}
+K8S_NAMES = {
+    ("random:index/randomPassword:RandomPassword", "rstudio-password"),
+    ("kubernetes:core/v1:Namespace", "kubepar-namespace"),
+    ("kubernetes:core/v1:ServiceAccount", "kubepar-scheduler"),
+    ("kubernetes:core/v1:ServiceAccount", "kubepar-worker"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubepar-default-deny"),
+    ("kubernetes:core/v1:ConfigMap", "kubepar-r-scripts"),
+    ("kubernetes:core/v1:ConfigMap", "kubepar-r-settings"),
+    ("kubernetes:core/v1:Secret", "scheduler-password"),
+    ("kubernetes:core/v1:PersistentVolumeClaim", "scheduler-home"),
+    ("kubernetes:apps/v1:Deployment", "scheduler-rstudio"),
+    ("kubernetes:core/v1:Service", "scheduler-workers"),
+    ("kubernetes:core/v1:Service", "scheduler-rstudio"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "scheduler-from-workers"),
+    ("kubernetes:apps/v1:Deployment", "workers-deployment"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "workers-no-ingress"),
+}
+PUBLIC_NAMES = {("kubernetes:networking.k8s.io/v1:NetworkPolicy", "scheduler-from-users")}
+EXPECTED_NAMES = {
+    "local": K8S_NAMES,
+    "dev": GKE_NAMES | K8S_NAMES | PUBLIC_NAMES,
+    "prod": GKE_NAMES | K8S_NAMES | PUBLIC_NAMES,
+}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_declares_exactly_the_expected_resources(stack: str) -> None:
+    capture = program(stack)
+    assert {(r.type, r.name) for r in capture.resources} == EXPECTED_NAMES[stack]
+
+
+def test_resource_counts_per_type_for_dev() -> None:
+    counts = Counter(r.type for r in program("dev").resources)
+    assert counts["gcp:container/nodePool:NodePool"] == 2
+    assert counts["kubernetes:apps/v1:Deployment"] == 2
+    assert counts["kubernetes:networking.k8s.io/v1:NetworkPolicy"] == 4
+    assert counts["kubernetes:core/v1:Service"] == 2
+
+
+def test_local_stack_creates_nothing_in_gcp() -> None:
+    assert not [r for r in program("local").resources if r.type.startswith("gcp:")]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_kubernetes_object_validates_against_the_schema(stack: str) -> None:
+    documents = render.kubernetes_documents(program(stack))
+    assert documents
+    for document in documents:
+        kubernetes_validate.validate(document, "1.33", strict=True)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_cluster_wide_rbac_anywhere(stack: str) -> None:
+    kinds = {doc["kind"] for doc in render.kubernetes_documents(program(stack))}
+    assert not kinds & {"ClusterRoleBinding", "ClusterRole", "RoleBinding", "Role"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_object_carries_the_recommended_labels(stack: str) -> None:
+    for document in render.kubernetes_documents(program(stack)):
+        object_labels = document["metadata"]["labels"]
+        assert object_labels["app.kubernetes.io/name"] == "kubepar"
+        assert object_labels["app.kubernetes.io/instance"] == stack
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_container_requests_what_it_limits(stack: str) -> None:
+    for document in program(stack).kubernetes("Deployment"):
+        for container in containers(document):
+            resources = container["resources"]
+            assert resources["requests"] == resources["limits"], container["name"]
+            assert set(resources["limits"]) == {"cpu", "memory"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_pod_mounts_a_service_account_token(stack: str) -> None:
+    capture = program(stack)
+    for account in capture.kubernetes("ServiceAccount"):
+        assert account["automountServiceAccountToken"] is False
+    for document in capture.kubernetes("Deployment"):
+        assert document["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_password_is_a_secret_everywhere(stack: str) -> None:
+    capture = program(stack)
+    secret = next(r for r in capture.resources if r.type == "kubernetes:core/v1:Secret")
+    assert "stringData" in secret.secret_paths
+    assert "rstudioPassword" in capture.secret_outputs
+    password = next(
+        r for r in capture.resources if r.type == "random:index/randomPassword:RandomPassword"
+    ).state["result"]
+    rendered = yaml.safe_dump_all(render.kubernetes_documents(capture))
+    assert password not in rendered
+    plain_outputs = {k: v for k, v in capture.outputs.items() if k not in capture.secret_outputs}
+    assert password not in repr(plain_outputs)
+
+
+def test_configured_password_replaces_the_generated_one() -> None:
+    capture = program("local", password={"secret": "a-long-enough-passphrase"})
+    assert not capture.of_type("random:index/randomPassword:RandomPassword")
+    assert "rstudioPassword" in capture.secret_outputs
+    assert capture.outputs["rstudioPassword"] == "a-long-enough-passphrase"
+
+
+def test_scaling_workers_renames_nothing_and_leaves_rstudio_alone() -> None:
+    before = program("dev")
+    after = program("dev", workers=11)
+    assert {(r.type, r.name) for r in before.resources} == {(r.type, r.name) for r in after.resources}
+    rstudio = [
+        d
+        for d in before.kubernetes("Deployment")
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == "scheduler"
+    ]
+    rstudio_after = [
+        d
+        for d in after.kubernetes("Deployment")
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == "scheduler"
+    ]
+    assert rstudio == rstudio_after
+    settings = [c for c in after.kubernetes("ConfigMap") if c["metadata"]["name"] == "kubepar-settings"]
+    assert settings[0]["data"]["workers"] == "11\n"
+
+
+def test_outputs_name_namespace_workers_and_r_version() -> None:
+    outputs = program("dev").outputs
+    assert outputs["namespace"] == "kubepar"
+    assert outputs["workers"] == 4
+    assert outputs["rVersion"] == "4.5.1"
+    assert outputs["rstudioUrl"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8787"
+    assert "kubeconfig" in program("dev").secret_outputs
+
+
+def test_local_stack_prints_the_port_forward_command() -> None:
+    outputs = program("local").outputs
+    assert outputs["portForward"].startswith("kubectl -n kubepar port-forward svc/scheduler-rstudio-")
+    assert outputs["rstudioUrl"] == "http://localhost:8787"

@@ -1,0 +1,250 @@
+"""Benchmarks for BENCHMARKS.md, measured side by side in one run on this machine.
+
+1. Join latency of idle workers (60 s and 300 s idle): kubepar's rendered
+   worker command vs the published chart's single worker process
+   (SETUPTIMEOUT=2592000, no loop), both dialing a kubepar_plan() session.
+2. The README example over two dialing workers vs sequential, plus a heavier
+   variant where computation, not overhead, dominates.
+3. Offline render time per stack (a fresh process each, as `make render` runs).
+
+Usage: python tools/bench.py [--write BENCHMARKS.md] [--idle 60 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
+
+import render  # noqa: E402
+
+from tests.e2e import pods  # noqa: E402
+
+CHART_WORKER = [
+    "Rscript",
+    "-e",
+    "parallel:::.workRSOCK()",
+    "MASTER=127.0.0.1",
+    "PORT={port}",
+    "OUT=/dev/null",
+    "TIMEOUT=2592000",
+    "XDR=FALSE",
+    "SETUPTIMEOUT=2592000",
+    "SETUPSTRATEGY=sequential",
+]
+JOIN_SESSION = (
+    "t0 <- Sys.time(); kubepar_plan(workers = 1, timeout = 900, port = {port}); "
+    "cat(as.numeric(difftime(Sys.time(), t0, units = 'secs')), '\\n'); kubepar_stop()"
+)
+SPEEDUP_SESSION = """
+library(future.apply)
+time_it <- function(expr) {{
+  t0 <- Sys.time(); force(expr); as.numeric(difftime(Sys.time(), t0, units = "secs"))
+}}
+light <- function(i) mean(rnorm(1e5))
+heavy <- function(i) mean(rnorm(2e6))
+res <- list()
+for (round in 1:3) {{
+  future::plan(future::sequential)
+  res$light_seq <- c(res$light_seq, time_it(future_lapply(1:40, light, future.seed = 1)))
+  res$heavy_seq <- c(res$heavy_seq, time_it(future_lapply(1:40, heavy, future.seed = 1)))
+  kubepar_plan(workers = 2, timeout = 60, port = {port})
+  res$light_par <- c(res$light_par, time_it(future_lapply(1:40, light, future.seed = 1)))
+  res$heavy_par <- c(res$heavy_par, time_it(future_lapply(1:40, heavy, future.seed = 1)))
+  kubepar_stop()
+}}
+for (k in names(res)) cat(k, median(res[[k]]), "\\n")
+"""
+
+
+def session_env(capture: render.Capture, root: Path) -> dict[str, str]:
+    return pods.LocalContainer(capture, "scheduler", root).process_env()
+
+
+def start_ours(capture: render.Capture, root: Path, port: int, name: str) -> subprocess.Popen[bytes]:
+    worker = pods.LocalContainer(
+        capture,
+        "worker",
+        root,
+        env_overrides={"KUBEPAR_SCHEDULER_HOST": "127.0.0.1", "KUBEPAR_SCHEDULER_PORT": str(port)},
+    )
+    return worker.start(root / f"{name}.log")
+
+
+def start_chart(root: Path, port: int, name: str) -> subprocess.Popen[bytes]:
+    argv = [part.format(port=port) for part in CHART_WORKER]
+    return subprocess.Popen(
+        argv, stdout=(root / f"{name}.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def join_latency(idle_seconds: list[int]) -> dict[tuple[int, str], float]:
+    """Start all workers at once; at each idle mark, time a session's join per kind."""
+    root = Path(tempfile.mkdtemp(prefix="kubepar-bench-"))
+    capture = render.run_program("local")
+    env = session_env(capture, root)
+    workers = []
+    plan: list[tuple[int, str, int]] = []
+    for idle in idle_seconds:
+        for kind in ("kubepar", "chart"):
+            port = pods.free_port()
+            name = f"{kind}-{idle}"
+            workers.append(
+                start_ours(capture, root, port, name) if kind == "kubepar" else start_chart(root, port, name)
+            )
+            plan.append((idle, kind, port))
+    started = time.monotonic()
+    results: dict[tuple[int, str], float] = {}
+    sessions: dict[tuple[int, str], subprocess.Popen[str]] = {}
+    try:
+        for idle in sorted(set(idle_seconds)):
+            time.sleep(max(0.0, started + idle - time.monotonic()))
+            for mark, kind, port in plan:
+                if mark == idle:
+                    sessions[(mark, kind)] = subprocess.Popen(
+                        ["Rscript", "-e", JOIN_SESSION.format(port=port)],
+                        env=env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    )
+            for key in [k for k in sessions if k[0] == idle]:
+                out, _err = sessions[key].communicate(timeout=900)
+                results[key] = float(out.split()[0]) if out.strip() else float("nan")
+    finally:
+        for worker in workers:
+            pods.stop(worker)
+    return results
+
+
+def speedup() -> dict[str, float]:
+    root = Path(tempfile.mkdtemp(prefix="kubepar-bench-"))
+    capture = render.run_program("local")
+    port = pods.free_port()
+    workers = [start_ours(capture, root, port, f"w{i}") for i in range(2)]
+    try:
+        out = subprocess.run(
+            ["Rscript", "-e", SPEEDUP_SESSION.format(port=port)],
+            env=session_env(capture, root),
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=True,
+        ).stdout
+    finally:
+        for worker in workers:
+            pods.stop(worker)
+    return {line.split()[0]: float(line.split()[1]) for line in out.splitlines() if line.strip()}
+
+
+def render_times() -> dict[str, float]:
+    times = {}
+    for stack in ("local", "dev", "prod"):
+        samples = []
+        for _ in range(3):
+            with tempfile.TemporaryDirectory() as out:
+                t0 = time.monotonic()
+                subprocess.run(
+                    [sys.executable, str(ROOT / "tools" / "render.py"), stack, "--out", out],
+                    check=True,
+                    capture_output=True,
+                )
+                samples.append(time.monotonic() - t0)
+        times[stack] = statistics.median(samples)
+    return times
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    r_version = subprocess.run(
+        ["Rscript", "-e", "cat(R.version.string)"], capture_output=True, text=True
+    ).stdout
+    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cores} cores ({cpu}), {system}, {r_version}, Python {platform.python_version()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--write", type=Path)
+    parser.add_argument("--idle", type=int, nargs="+", default=[60, 300])
+    args = parser.parse_args()
+    joins = join_latency(args.idle)
+    speed = speedup()
+    renders = render_times()
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {datetime.date.today().isoformat()} with `make bench`",
+        "(`python tools/bench.py --write BENCHMARKS.md`)",
+        f"on {machine()}. Each section's numbers come from one run, side by side; compare the ratios,",
+        "not absolute times across machines.",
+        "",
+        "## Join latency of idle workers",
+        "",
+        "Workers start, wait idle with no session listening, then a session calls",
+        "`kubepar_plan(workers = 1)`; the time is from that call until the worker joined.",
+        "kubepar: the rendered worker command (dial loop, SETUPTIMEOUT 5 s). Published chart:",
+        "one `parallel:::.workRSOCK()` process with SETUPTIMEOUT=2592000 and no loop.",
+        "",
+        "| idle before the session | kubepar worker | published chart worker | ratio |",
+        "|---|---|---|---|",
+    ]
+    for idle in args.idle:
+        ours, chart = joins[(idle, "kubepar")], joins[(idle, "chart")]
+        lines.append(f"| {idle} s | {ours:.2f} s | {chart:.2f} s | {chart / ours:.0f}x |")
+    lines += [
+        "",
+        "R's PSOCK worker retries with a delay that grows x1.5 per attempt with no cap, so",
+        "the chart worker's next dial after a long wait lands far in the future; kubepar",
+        "restarts the dial every few seconds instead.",
+        "",
+        "## Two workers vs sequential",
+        "",
+        "`future_lapply(1:40, f, future.seed = 1)`, median of 3 rounds, two rendered workers",
+        "on this 2-core machine (the session shares the cores).",
+        "",
+        "| task | sequential | 2 workers | speedup |",
+        "|---|---|---|---|",
+        f"| README example `mean(rnorm(1e5))` | {speed['light_seq']:.3f} s | {speed['light_par']:.3f} s "
+        f"| {speed['light_seq'] / speed['light_par']:.2f}x |",
+        f"| heavier `mean(rnorm(2e6))` | {speed['heavy_seq']:.3f} s | {speed['heavy_par']:.3f} s "
+        f"| {speed['heavy_seq'] / speed['heavy_par']:.2f}x |",
+        "",
+        "The README example is too small to gain: each task takes about 5 ms and the",
+        "round trip costs about as much. Tasks worth distributing take seconds, not milliseconds.",
+        "",
+        "## Offline render time per stack",
+        "",
+        "`python tools/render.py STACK` in a fresh process (imports included), median of 3.",
+        "",
+        "| stack | render |",
+        "|---|---|",
+        *[f"| {stack} | {seconds:.2f} s |" for stack, seconds in renders.items()],
+        "",
+    ]
+    text = "\n".join(lines)
+    if args.write:
+        args.write.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

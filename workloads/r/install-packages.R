@@ -1,0 +1,46 @@
+# kubepar package installer: runs once per pod, in an init container.
+#
+# Installs the CRAN packages named in KUBEPAR_PACKAGES (space-separated) into
+# KUBEPAR_LIBRARY, from whatever repository the image's Rprofile.site sets.
+# On rocker images that is a dated Posit Package Manager snapshot of Linux
+# binaries, so every pod of one R version gets identical package versions and
+# nothing compiles. Fails (exit 1) naming every package that did not install.
+
+packages <- strsplit(trimws(Sys.getenv("KUBEPAR_PACKAGES")), "[[:space:]]+")[[1]]
+packages <- packages[nzchar(packages)]
+library_dir <- Sys.getenv("KUBEPAR_LIBRARY", unset = "")
+if (!nzchar(library_dir)) {
+  message("kubepar: KUBEPAR_LIBRARY is not set")
+  quit(status = 2)
+}
+dir.create(library_dir, recursive = TRUE, showWarnings = FALSE)
+if (length(packages) == 0L) quit(status = 0)
+
+repos <- getOption("repos")
+message("kubepar: installing ", paste(packages, collapse = ", "), " from ",
+        paste(repos, collapse = ", "), " into ", library_dir)
+already <- rownames(installed.packages(lib.loc = library_dir))
+wanted <- setdiff(packages, already)
+if (length(wanted) > 0L) {
+  withCallingHandlers(
+    install.packages(wanted, lib = library_dir, quiet = TRUE,
+                     Ncpus = max(1L, parallel::detectCores(logical = FALSE), na.rm = TRUE)),
+    warning = function(w) {
+      message("kubepar: ", conditionMessage(w))
+      invokeRestart("muffleWarning")
+    })
+}
+
+missing <- packages[!vapply(packages, function(p) {
+  requireNamespace(p, lib.loc = c(library_dir, .libPaths()), quietly = TRUE)
+}, logical(1))]
+if (length(missing) > 0L) {
+  message(sprintf(paste0(
+    "kubepar: package(s) not installed: %s. ",
+    "They are not on %s for R %s, or failed to load. ",
+    "Check the names in kubepar:packages (CRAN names are case-sensitive)."),
+    paste(missing, collapse = ", "), paste(repos, collapse = ", "),
+    paste(R.version$major, R.version$minor, sep = ".")))
+  quit(status = 1)
+}
+message("kubepar: installed ", paste(packages, collapse = ", "))
