@@ -172,9 +172,7 @@ def machine() -> str:
         ),
         platform.processor(),
     )
-    r_version = subprocess.run(
-        ["Rscript", "-e", "cat(R.version.string)"], capture_output=True, text=True
-    ).stdout
+    r_version = subprocess.run(["Rscript", "-e", "cat(R.version.string)"], capture_output=True, text=True).stdout
     cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     system = f"{platform.system()} {platform.release()}"
     return f"{cores} cores ({cpu}), {system}, {r_version}, Python {platform.python_version()}"
@@ -227,8 +225,9 @@ def main() -> int:
         f"| heavier `mean(rnorm(2e6))` | {speed['heavy_seq']:.3f} s | {speed['heavy_par']:.3f} s "
         f"| {speed['heavy_seq'] / speed['heavy_par']:.2f}x |",
         "",
-        "The README example is too small to gain: each task takes about 5 ms and the",
-        "round trip costs about as much. Tasks worth distributing take seconds, not milliseconds.",
+        f"The README example is too small to gain: each task takes about {speed['light_seq'] / 40 * 1000:.0f} ms",
+        "and a round trip to a worker costs about as much. Tasks worth distributing take",
+        "seconds, not milliseconds.",
         "",
         "## Offline render time per stack",
         "",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,9 +28,23 @@ TEST_PASSWORD = "e2e-not-a-real-password"
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A free port below the ephemeral range.
+
+    A worker dialing a port in the ephemeral range on loopback can connect to
+    itself (TCP simultaneous open, when its source port equals the target),
+    which a real cluster never sees: the scheduler is another address.
+    """
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = random.randint(20000, min(low, 32768) - 1)
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and the ephemeral range")
 
 
 def deployment(capture: render.Capture, component: str) -> dict[str, Any]:

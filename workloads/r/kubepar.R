@@ -14,6 +14,7 @@ local({
   kubepar <- new.env()
   state <- new.env()
   state$cluster <- NULL
+  state$generation <- 0L
 
   env_int <- function(name, default) {
     value <- Sys.getenv(name, unset = "")
@@ -41,11 +42,11 @@ local({
       # otherwise try to collect results from it while changing plans, and fail.
       try(parallel::stopCluster(state$cluster), silent = TRUE)
       state$cluster <- NULL
+      # The cluster is already closed: tell future not to clean up after it
+      # (cleanup would collect from the closed sockets and fail).
       if (requireNamespace("future", quietly = TRUE)) {
-        for (attempt in 1:2) {
-          switched <- tryCatch({ future::plan(future::sequential); TRUE }, error = function(e) FALSE)
-          if (switched) break
-        }
+        tryCatch(future::plan(future::sequential, .cleanup = FALSE),
+                 error = function(e) try(future::plan(future::sequential), silent = TRUE))
       }
     }
     invisible(NULL)
@@ -98,6 +99,12 @@ local({
         if (is.null(failure)) "" else paste0("\nLast error: ", failure)), call. = FALSE)
     }
     cl <- parallelly::as.cluster(nodes)
+    # future tracks running futures per cluster under this name, by default a
+    # digest of the cluster object, which a new cluster over the same sockets
+    # can repeat: then futures orphaned by a dead worker would be collected
+    # from the new cluster and fail it. A fresh name per plan keeps them apart.
+    state$generation <- state$generation + 1L
+    attr(cl, "name") <- sprintf("kubepar-%d-%d", Sys.getpid(), state$generation)
     state$cluster <- cl
     future::plan(future::cluster, workers = cl)
     message(sprintf("kubepar: %d workers joined; future plan set", workers))
