@@ -9,7 +9,9 @@ STACKS := local dev prod
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL
 
-.PHONY: venv test lint unit e2e render render-all up preview destroy bench clean
+.PHONY: venv test lint unit e2e render render-all up preview destroy bench clean clean-all
+
+CHECKOV_VENV := .venv-checkov
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +19,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt -c constraints.txt
 	touch $@
 
-venv: $(VENV)/.installed
+# checkov in its own venv: its pins conflict with the Pulumi SDK's.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt constraints-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install -q -r requirements-checkov.txt -c constraints-checkov.txt
+	touch $@
 
-## The test command (README, CI): lint, types, unit tests with mocks, renders, e2e with real R.
+venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+
+## The test command (README, CI): lint, types, mock tests, policies, checkov, renders, e2e with real R.
 test: venv lint
 	$(PY) -m pytest -q tests
 
@@ -41,16 +50,24 @@ render: venv
 render-all: venv
 	@for stack in $(STACKS); do $(PY) tools/render.py $$stack || exit 1; done
 
-## pulumi up on $(STACK) (default: local, the current kubectl context).
-up: venv
+POLICY_VENV := policies/venv
+
+$(POLICY_VENV)/.installed: policies/requirements.txt
+	$(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/pip install -q -r policies/requirements.txt -c constraints.txt
+	touch $@
+
+## pulumi up on $(STACK) (default: local, the current kubectl context), with the guardrails.
+up: venv $(POLICY_VENV)/.installed
 	@command -v pulumi >/dev/null || { echo "pulumi CLI not found: https://www.pulumi.com/docs/install/"; exit 1; }
 	mkdir -p .pulumi-state
 	pulumi stack select --create $(STACK)
-	pulumi up --stack $(STACK)
+	pulumi up --stack $(STACK) --policy-pack policies
 
-preview: venv
+preview: venv $(POLICY_VENV)/.installed
+	mkdir -p .pulumi-state
 	pulumi stack select --create $(STACK)
-	pulumi preview --stack $(STACK)
+	pulumi preview --stack $(STACK) --policy-pack policies
 
 destroy:
 	pulumi destroy --stack $(STACK)
@@ -61,3 +78,6 @@ bench: venv
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+
+clean-all: clean
+	rm -rf $(VENV) $(CHECKOV_VENV) $(POLICY_VENV)

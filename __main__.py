@@ -139,9 +139,7 @@ if workload.allowed_source_ranges:
     pulumi.export(
         "rstudioUrl",
         scheduler.rstudio_address.apply(
-            lambda address: (
-                f"http://{address}:{RSTUDIO_PORT}" if address else "(LoadBalancer address pending)"
-            )
+            lambda address: f"http://{address}:{RSTUDIO_PORT}" if address else "(LoadBalancer address pending)"
         ),
     )
 else:

@@ -292,9 +292,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
     worker_port = read.integer("workerPort", 1024, 65535, "use an unprivileged port such as 11562")
     if worker_port == 8787:
         read.fail("workerPort", "8787 is RStudio's port; use another, such as 11562")
-    setup_timeout = read.integer(
-        "workerSetupTimeout", 1, 60, "a few seconds keeps idle workers quick to join"
-    )
+    setup_timeout = read.integer("workerSetupTimeout", 1, 60, "a few seconds keeps idle workers quick to join")
 
     packages: list[str] = []
     for name in read.string_list("packages"):
@@ -432,9 +430,7 @@ def _parse_gke(
 
 
 def _sizing_broken(read: _Reader) -> bool:
-    return any(
-        p.startswith(f"{PROJECT}:{key}:") for p in read.problems for key in ("workerCpu", "workerMemory")
-    )
+    return any(p.startswith(f"{PROJECT}:{key}:") for p in read.problems for key in ("workerCpu", "workerMemory"))
 
 
 def load() -> Settings:

@@ -92,9 +92,7 @@ class NodePool(pulumi.ComponentResource):
                 "disk_size_gb": args.disk_size_gb,
                 "disk_type": "pd-balanced",
                 "labels": {POOL_LABEL: args.role},
-                "taints": [
-                    {"key": taint.key, "value": taint.value, "effect": taint.effect} for taint in args.taints
-                ],
+                "taints": [{"key": taint.key, "value": taint.value, "effect": taint.effect} for taint in args.taints],
                 "resource_labels": {"app": "kubepar", "stack": args.stack, "pool": args.role},
             },
             opts=pulumi.ResourceOptions(

@@ -20,7 +20,10 @@ SCRIPTS_DIR = "/etc/kubepar/scripts"
 SETTINGS_DIR = "/etc/kubepar/settings"
 LIBRARY_DIR = "/opt/kubepar/library"
 TMP_DIR = "/tmp"
-NON_ROOT_UID = 1000
+# Non-root containers run as a high UID that no image or host account uses.
+NON_ROOT_UID = 10001
+# The rstudio user of rocker/rstudio: owner of the home volume.
+RSTUDIO_GID = 1000
 # rocker's default library path, kept behind ours (R_LIBS replaces, not appends).
 ROCKER_LIBS = "/usr/local/lib/R/site-library:/usr/local/lib/R/library"
 
@@ -125,7 +128,5 @@ def pool_placement(settings: WorkloadSettings, pool: str, taint_key: str | None)
         return {}
     placement: dict[str, Any] = {"node_selector": {POOL_LABEL: pool}}
     if taint_key:
-        placement["tolerations"] = [
-            {"key": taint_key, "operator": "Equal", "value": "true", "effect": "NoSchedule"}
-        ]
+        placement["tolerations"] = [{"key": taint_key, "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
     return placement

@@ -111,7 +111,7 @@ class Scheduler(pulumi.ComponentResource):
             "automount_service_account_token": False,
             "security_context": {
                 # The home volume is group-owned by the rstudio user's group.
-                "fs_group": r_pod.NON_ROOT_UID,
+                "fs_group": r_pod.RSTUDIO_GID,
                 "fs_group_change_policy": "OnRootMismatch",
                 "seccomp_profile": {"type": "RuntimeDefault"},
             },
@@ -176,11 +176,7 @@ class Scheduler(pulumi.ComponentResource):
                 {"name": r_pod.SETTINGS_VOLUME, "config_map": {"name": args.settings_config_map}},
                 *r_pod.package_volumes(settings),
                 # Scratch space for the package installer (its root is read-only).
-                *(
-                    [{"name": r_pod.TMP_VOLUME, "empty_dir": {"size_limit": "1Gi"}}]
-                    if settings.packages
-                    else []
-                ),
+                *([{"name": r_pod.TMP_VOLUME, "empty_dir": {"size_limit": "1Gi"}}] if settings.packages else []),
             ],
         }
         k8s.apps.v1.Deployment(
@@ -261,9 +257,7 @@ class Scheduler(pulumi.ComponentResource):
                     "policy_types": ["Ingress"],
                     "ingress": [
                         {
-                            "from_": [
-                                {"ip_block": {"cidr": cidr}} for cidr in settings.allowed_source_ranges
-                            ],
+                            "from_": [{"ip_block": {"cidr": cidr}} for cidr in settings.allowed_source_ranges],
                             "ports": [{"protocol": "TCP", "port": RSTUDIO_PORT}],
                         }
                     ],

@@ -75,9 +75,7 @@ class Workers(pulumi.ComponentResource):
             {"name": r_pod.TMP_VOLUME, "mount_path": r_pod.TMP_DIR},
         ]
         if settings.packages:
-            volume_mounts.append(
-                {"name": r_pod.LIBRARY_VOLUME, "mount_path": r_pod.LIBRARY_DIR, "read_only": True}
-            )
+            volume_mounts.append({"name": r_pod.LIBRARY_VOLUME, "mount_path": r_pod.LIBRARY_DIR, "read_only": True})
 
         pod_spec: dict[str, Any] = {
             "service_account_name": args.service_account,

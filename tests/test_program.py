@@ -113,9 +113,9 @@ def test_password_is_a_secret_everywhere(stack: str) -> None:
     secret = next(r for r in capture.resources if r.type == "kubernetes:core/v1:Secret")
     assert "stringData" in secret.secret_paths
     assert "rstudioPassword" in capture.secret_outputs
-    password = next(
-        r for r in capture.resources if r.type == "random:index/randomPassword:RandomPassword"
-    ).state["result"]
+    password = next(r for r in capture.resources if r.type == "random:index/randomPassword:RandomPassword").state[
+        "result"
+    ]
     rendered = yaml.safe_dump_all(render.kubernetes_documents(capture))
     assert password not in rendered
     plain_outputs = {k: v for k, v in capture.outputs.items() if k not in capture.secret_outputs}

@@ -9,9 +9,7 @@ from tests.conftest import containers, only, program
 
 def workers(stack: str = "local", **overrides: object) -> dict[str, Any]:
     deployments = program(stack, **overrides).kubernetes("Deployment")
-    return only(
-        [d for d in deployments if d["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"]
-    )
+    return only([d for d in deployments if d["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"])
 
 
 def worker_container(document: dict[str, Any]) -> dict[str, Any]:
@@ -40,12 +38,7 @@ def test_worker_dials_the_scheduler_service_by_dns() -> None:
 
 def test_blas_runs_one_thread_and_r_sees_its_cpu_limit() -> None:
     variables = env(worker_container(workers()))
-    assert (
-        variables["OMP_NUM_THREADS"]
-        == variables["OPENBLAS_NUM_THREADS"]
-        == variables["MKL_NUM_THREADS"]
-        == "1"
-    )
+    assert variables["OMP_NUM_THREADS"] == variables["OPENBLAS_NUM_THREADS"] == variables["MKL_NUM_THREADS"] == "1"
     assert variables["MC_CORES"]["resourceFieldRef"]["resource"] == "limits.cpu"
 
 
@@ -72,9 +65,7 @@ def test_workers_land_on_the_tainted_pool_on_gke_only() -> None:
 
 def test_nothing_may_reach_the_workers() -> None:
     policies = program("local").kubernetes("NetworkPolicy")
-    policy = only(
-        [p for p in policies if p["metadata"]["labels"].get("app.kubernetes.io/component") == "worker"]
-    )
+    policy = only([p for p in policies if p["metadata"]["labels"].get("app.kubernetes.io/component") == "worker"])
     assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     assert "ingress" not in policy["spec"]

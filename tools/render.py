@@ -285,9 +285,7 @@ def kubernetes_documents(capture: Capture) -> list[dict[str, Any]]:
             "metadata": metadata,
         }
         document.update(
-            (key, value)
-            for key, value in record.inputs.items()
-            if key not in ("apiVersion", "kind", "metadata")
+            (key, value) for key, value in record.inputs.items() if key not in ("apiVersion", "kind", "metadata")
         )
         documents.append(document)
 

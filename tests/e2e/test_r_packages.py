@@ -57,9 +57,7 @@ def site_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_init(capture: render.Capture, root: Path, profile: Path) -> subprocess.CompletedProcess[str]:
-    installer = pods.LocalContainer(
-        capture, "worker", root, init=True, env_overrides={"R_PROFILE": str(profile)}
-    )
+    installer = pods.LocalContainer(capture, "worker", root, init=True, env_overrides={"R_PROFILE": str(profile)})
     return subprocess.run(
         installer.argv(),
         env=installer.process_env(),
