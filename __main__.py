@@ -1,8 +1,9 @@
-"""kubepar: a parallel R cluster on Kubernetes in one Pulumi stack.
+"""kubepar: a parallel R or Dask cluster on Kubernetes in one Pulumi stack.
 
 Loads and validates the stack config, then builds the components in
 dependency order: network, GKE cluster and pools (platform gke only), the
-namespace, R files, the RStudio scheduler and the dialing workers.
+namespace, the engine's files, and one Workload per engine role (R:
+RStudio and workers; Dask: JupyterLab, scheduler and workers).
 """
 
 import pulumi
@@ -10,14 +11,14 @@ import pulumi_random as random
 
 from components import config
 from components.cluster import Cluster, ClusterArgs
+from components.engine_files import EngineFiles, EngineFilesArgs
+from components.engines import DASK_DASHBOARD_PORT, engine_for
 from components.labels import WORKER_TAINT_KEY
 from components.namespace import Namespace, NamespaceArgs
 from components.network import Network, NetworkArgs
 from components.node_pool import NodePool, NodePoolArgs, Taint
 from components.providers import existing_cluster_provider
-from components.r_files import RFiles, RFilesArgs
-from components.scheduler import RSTUDIO_PORT, Scheduler, SchedulerArgs
-from components.workers import Workers, WorkersArgs
+from components.workload import Workload, WorkloadArgs
 
 settings = config.load()
 workload = settings.workload
@@ -96,57 +97,70 @@ else:
 if settings.password is not None:
     password = settings.password
 else:
-    password = random.RandomPassword("rstudio-password", length=24, special=False).result
+    password = random.RandomPassword("password", length=24, special=False).result
 
-namespace = Namespace("kubepar", NamespaceArgs(name=workload.namespace, stack=settings.stack), opts=k8s_opts)
-files = RFiles(
-    "kubepar-r",
-    RFilesArgs(namespace=namespace.name, stack=settings.stack, workers=workload.workers),
+engine = engine_for(workload)
+namespace = Namespace(
+    "kubepar",
+    NamespaceArgs(name=workload.namespace, stack=settings.stack, roles=tuple(r.component for r in engine.roles)),
     opts=k8s_opts,
 )
-scheduler = Scheduler(
-    "scheduler",
-    SchedulerArgs(
-        settings=workload,
-        namespace=namespace.name,
-        service_account=namespace.service_accounts["scheduler"],
-        scripts_config_map=files.scripts_config_map,
-        settings_config_map=files.settings_config_map,
-        password=password,
-    ),
+files = EngineFiles(
+    "kubepar-files",
+    EngineFilesArgs(namespace=namespace.name, stack=settings.stack, files=engine.files, workers=workload.workers),
     opts=k8s_opts,
 )
-workers = Workers(
-    "workers",
-    WorkersArgs(
-        settings=workload,
-        namespace=namespace.name,
-        service_account=namespace.service_accounts["worker"],
-        scripts_config_map=files.scripts_config_map,
-        scheduler_host=scheduler.worker_service_host,
-    ),
-    opts=k8s_opts,
-)
-
-port_forward = pulumi.Output.concat(
-    "kubectl -n ",
-    namespace.name,
-    " port-forward svc/",
-    scheduler.rstudio_service,
-    f" {RSTUDIO_PORT}:{RSTUDIO_PORT}  # then open http://localhost:{RSTUDIO_PORT}",
-)
-if workload.allowed_source_ranges:
-    pulumi.export(
-        "rstudioUrl",
-        scheduler.rstudio_address.apply(
-            lambda address: f"http://{address}:{RSTUDIO_PORT}" if address else "(LoadBalancer address pending)"
+workloads = {
+    role.component: Workload(
+        role.component,
+        WorkloadArgs(
+            engine=engine,
+            role=role,
+            settings=workload,
+            namespace=namespace.name,
+            service_account=namespace.service_accounts[role.component],
+            scripts_config_map=files.scripts_config_map,
+            settings_config_map=files.settings_config_map,
+            password=password if role.password_env else None,
+            on_gke=settings.gke is not None,
         ),
+        opts=k8s_opts,
     )
+    for role in engine.roles
+}
+
+
+def _access(component: str, port: int) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """(URL, port-forward command) of a role's user-facing Service."""
+    workload_ = workloads[component]
+    assert workload_.ui_service is not None and workload_.ui_address is not None
+    forward = pulumi.Output.concat(
+        "kubectl -n ", namespace.name, " port-forward svc/", workload_.ui_service, f" {port}:{port}"
+    )
+    if workload.allowed_source_ranges:
+        url = workload_.ui_address.apply(
+            lambda address: f"http://{address}:{port}" if address else "(LoadBalancer address pending)"
+        )
+    else:
+        url = pulumi.Output.from_input(f"http://localhost:{port}")
+    return url, forward
+
+
+ui_role = next(role for role in engine.roles if role.password_env)
+assert ui_role.exposed_port is not None
+url, forward = _access(ui_role.component, ui_role.exposed_port)
+pulumi.export("engine", engine.name)
+pulumi.export("url", url)
+pulumi.export("portForward", forward)
+if engine.ui_user:
+    pulumi.export("user", engine.ui_user)
+pulumi.export("password", pulumi.Output.secret(password))
+if engine.name == "dask":
+    dashboard_url, dashboard_forward = _access("scheduler", DASK_DASHBOARD_PORT)
+    pulumi.export("dashboardUrl", dashboard_url)
+    pulumi.export("dashboardPortForward", dashboard_forward)
+    pulumi.export("daskVersion", workload.dask_version)
 else:
-    pulumi.export("rstudioUrl", f"http://localhost:{RSTUDIO_PORT}")
-pulumi.export("portForward", port_forward)
-pulumi.export("rstudioUser", "rstudio")
-pulumi.export("rstudioPassword", pulumi.Output.secret(password))
+    pulumi.export("rVersion", workload.r_version)
 pulumi.export("namespace", namespace.name)
 pulumi.export("workers", workload.workers)
-pulumi.export("rVersion", workload.r_version)

@@ -28,11 +28,14 @@ from components import quantities
 
 PROJECT = "kubepar"
 PLATFORMS = ("gke", "existing")
+ENGINES = ("r", "dask")
 RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE")
 
 # R sessions before R 4.4 hold about 125 connections, and an RStudio session
 # cannot pass --max-connections: one PSOCK worker is one connection.
 MAX_R_WORKERS = 120
+# A sanity ceiling for Dask, whose scheduler handles thousands of workers.
+MAX_DASK_WORKERS = 1000
 
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
@@ -54,6 +57,9 @@ DEFAULTS = _project_defaults()
 LIST_KEYS = ("packages", "allowedSourceRanges", "masterAuthorizedNetworks")
 
 _CRAN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]$")
+# A pinned pip requirement: name[extras]==version (PEP 508 names, PEP 440 versions).
+_PINNED_REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[A-Za-z0-9,._-]+\])?==([A-Za-z0-9.+!_-]+)$")
+_DASK_VERSION = re.compile(r"^\d{4}\.\d{1,2}\.\d+$")
 _R_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _GCP_LOCATION = re.compile(r"^[a-z]+-[a-z]+\d+(-[a-z])?$")
@@ -100,6 +106,10 @@ class WorkloadSettings:
 
     stack: str
     """Stack name: the ``app.kubernetes.io/instance`` label."""
+    engine: str
+    """What runs: ``r`` (RStudio and R workers) or ``dask`` (JupyterLab, Dask scheduler and workers)."""
+    dask_version: str
+    """Dask release: the ghcr.io/dask image tag for notebook, scheduler and workers."""
     namespace: str
     """Kubernetes namespace that holds every object of the stack."""
     r_version: str
@@ -117,7 +127,7 @@ class WorkloadSettings:
     home_size: str
     """Size of the RStudio home volume."""
     packages: tuple[str, ...]
-    """Extra CRAN packages installed in every R pod, sorted."""
+    """Extra packages for every pod, sorted: CRAN names (r) or pinned pip requirements (dask)."""
     allowed_source_ranges: tuple[str, ...]
     """CIDRs that may reach RStudio; empty means no LoadBalancer at all."""
     worker_port: int
@@ -242,6 +252,36 @@ def _parse_r_version(value: str) -> str:
     return value
 
 
+def _parse_dask_version(value: str) -> str:
+    if not _DASK_VERSION.match(value):
+        raise ValueError("expected YEAR.MONTH.PATCH such as 2026.8.0")
+    return value
+
+
+def _packages(read: _Reader, engine: str) -> list[str]:
+    packages: list[str] = []
+    names: set[str] = set()
+    for spec in read.string_list("packages"):
+        if engine == "r":
+            name = spec if _CRAN_NAME.match(spec) else None
+            problem = (
+                f"{spec!r} is not a CRAN package name (letters, digits and dots, "
+                "starting with a letter); list bare names such as data.table"
+            )
+        else:
+            match = _PINNED_REQUIREMENT.match(spec)
+            name = match[1].lower().replace("_", "-") if match else None
+            problem = f"{spec!r} is not a pinned requirement; write name==version, such as xarray==2025.1.2"
+        if name is None:
+            read.fail("packages", problem)
+        elif name in names:
+            read.fail("packages", f"{spec!r} is listed twice")
+        else:
+            names.add(name)
+            packages.append(spec)
+    return packages
+
+
 def _parse_cpu(value: str) -> str:
     if quantities.cpu_millis(value) <= 0:
         raise ValueError("must be more than 0")
@@ -275,12 +315,13 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
     read = _Reader(raw)
     platform = read.choice("platform", PLATFORMS)
     namespace = read.parsed("namespace", _parse_namespace, "for example kubepar", "kubepar")
-    workers = read.integer(
-        "workers",
-        0,
-        MAX_R_WORKERS,
-        f"use 0..{MAX_R_WORKERS} (an R session holds about 125 connections)",
-    )
+    engine = read.choice("engine", ENGINES)
+    if engine == "r":
+        workers = read.integer(
+            "workers", 0, MAX_R_WORKERS, f"use 0..{MAX_R_WORKERS} (an R session holds about 125 connections)"
+        )
+    else:
+        workers = read.integer("workers", 0, MAX_DASK_WORKERS, f"use 0..{MAX_DASK_WORKERS}")
     r_version = read.parsed("rVersion", _parse_r_version, "use a rocker image tag such as 4.5.1", "4.5.1")
     cpu_fix = "use a Kubernetes CPU quantity such as 1 or 500m"
     memory_fix = "use a Kubernetes memory quantity such as 2Gi or 512Mi"
@@ -294,18 +335,16 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
         read.fail("workerPort", "8787 is RStudio's port; use another, such as 11562")
     setup_timeout = read.integer("workerSetupTimeout", 1, 60, "a few seconds keeps idle workers quick to join")
 
-    packages: list[str] = []
-    for name in read.string_list("packages"):
-        if not _CRAN_NAME.match(name):
+    dask_version = read.parsed("daskVersion", _parse_dask_version, "use a Dask release such as 2026.8.0", "2026.8.0")
+    packages = _packages(read, engine)
+    if engine == "dask" and not any(p.startswith(f"{PROJECT}:workerCpu:") for p in read.problems):
+        millis = quantities.cpu_millis(worker_cpu)
+        if millis >= 1000 and millis % 1000:
             read.fail(
-                "packages",
-                f"{name!r} is not a CRAN package name (letters, digits and dots, "
-                "starting with a letter); list bare names such as data.table",
+                "workerCpu",
+                f"{worker_cpu!r} is not a whole number of CPUs; Dask's --nthreads is an integer "
+                f"(use {millis // 1000} or {millis // 1000 + 1})",
             )
-        elif name in packages:
-            read.fail("packages", f"{name!r} is listed twice")
-        else:
-            packages.append(name)
 
     allowed = read.cidrs("allowedSourceRanges", "RStudio")
     kube_context = read.text("kubeContext") or None
@@ -321,6 +360,8 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
 
     workload = WorkloadSettings(
         stack=stack,
+        engine=engine,
+        dask_version=dask_version,
         namespace=namespace,
         r_version=r_version,
         workers=workers,

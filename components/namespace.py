@@ -17,8 +17,6 @@ import pulumi_kubernetes as k8s
 
 from components.labels import labels, namespace_labels, object_meta
 
-ROLES = ("scheduler", "worker")
-
 
 @dataclass(frozen=True, kw_only=True)
 class NamespaceArgs:
@@ -26,12 +24,14 @@ class NamespaceArgs:
     """Namespace name; users type it in kubectl, so it is fixed, not generated."""
     stack: str
     """Stack name, for labels."""
+    roles: tuple[str, ...]
+    """One ServiceAccount per engine role (component name)."""
 
 
 class Namespace(pulumi.ComponentResource):
     name: pulumi.Output[str]
     service_accounts: dict[str, pulumi.Output[str]]
-    """ServiceAccount name per role (``scheduler``, ``worker``)."""
+    """ServiceAccount name per role (component name)."""
 
     def __init__(self, name: str, args: NamespaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubepar:k8s:Namespace", name, None, opts)
@@ -55,7 +55,7 @@ class Namespace(pulumi.ComponentResource):
         self.name = namespace.metadata.name
 
         self.service_accounts = {}
-        for role in ROLES:
+        for role in args.roles:
             account = k8s.core.v1.ServiceAccount(
                 f"{name}-{role}",
                 metadata=object_meta(self.name, labels(args.stack, role)),

@@ -17,7 +17,7 @@ for path in (ROOT, ROOT / "tools"):
 
 import render  # noqa: E402  (tools/ is put on the path above)
 
-STACKS = ("local", "dev", "prod")
+STACKS = ("local", "dev", "prod", "dask-dev")
 _cache: dict[tuple[str, str], render.Capture] = {}
 
 

@@ -83,6 +83,8 @@ def test_defaults_come_from_pulumi_yaml() -> None:
         ("nodeCidr", "8.8.8.0/24", "cluster ranges must be private"),
         ("workerCpu", "16", "does not fit on e2-standard-4"),
         ("workerPoolMaxNodes", "0", "kubepar:workerPoolMaxNodes: 0 is outside 1..1000"),
+        ("engine", "spark", "kubepar:engine: 'spark' is not one of r, dask"),
+        ("daskVersion", "latest", "kubepar:daskVersion: 'latest' is not valid (expected YEAR.MONTH.PATCH"),
     ],
 )
 def test_bad_value_is_reported_with_its_key(key: str, value: str, expected: str) -> None:
@@ -164,3 +166,32 @@ def test_render_cli_reports_bad_config_without_a_traceback(tmp_path: Any) -> Non
     assert "kubepar:rVersion: 'four' is not valid" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"packages": '["xarray"]'}, "kubepar:packages: 'xarray' is not a pinned requirement; write name==version"),
+        ({"packages": '["xarray>=2024.1"]'}, "'xarray>=2024.1' is not a pinned requirement"),
+        ({"packages": '["Zarr==2.18.4", "zarr==2.18.3"]'}, "kubepar:packages: 'zarr==2.18.3' is listed twice"),
+        (
+            {"workerCpu": "1.5"},
+            "kubepar:workerCpu: '1.5' is not a whole number of CPUs; Dask's --nthreads is an integer",
+        ),
+        ({"workers": "1001"}, "kubepar:workers: 1001 is outside 0..1000"),
+    ],
+)
+def test_dask_engine_checks_its_own_values(raw: dict[str, str], expected: str) -> None:
+    found = problems(engine="dask", **raw)
+    assert any(expected in problem for problem in found), found
+
+
+def test_dask_engine_accepts_pinned_packages_and_whole_or_fractional_cpus() -> None:
+    settings = parse(engine="dask", packages='["zarr==2.18.4", "dask-ml[xgboost]==2024.4.4"]', workerCpu="500m")
+    assert settings.workload.packages == ("dask-ml[xgboost]==2024.4.4", "zarr==2.18.4")
+    assert parse(engine="dask", workers="400").workload.workers == 400
+
+
+def test_dask_version_of_the_tests_is_the_default_one() -> None:
+    pins = [line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.startswith("dask[")]
+    assert pins == [f"dask[array,distributed]=={config.DEFAULTS['daskVersion']}"]

@@ -411,6 +411,14 @@ def _default_account(props: dict[str, Any]) -> None:
             "gke-master-authorized-networks",
         ),
         ("prod", "gcp:container/cluster:Cluster", lambda r: True, _no_protection, "gke-deletion-protection"),
+        (
+            "dask-dev",
+            "kubernetes:core/v1:Service",
+            lambda r: r.inputs["metadata"].get("name") == "kubepar-scheduler",
+            _worker_service_public,
+            "no-public-worker-port",
+        ),
+        ("dask-dev", DEPLOYMENT, _component("notebook"), _mount_token, "service-account-token-not-mounted"),
     ],
 )
 def test_one_field_changed_makes_the_matching_rule_fire(

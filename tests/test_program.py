@@ -8,7 +8,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.conftest import STACKS, containers, program
+from tests.conftest import STACKS, containers, only, program
 
 import render  # isort: skip
 
@@ -24,28 +24,41 @@ GKE_NAMES = {
     ("gcp:container/nodePool:NodePool", "system-pool"),
     ("gcp:container/nodePool:NodePool", "workers-pool"),
 }
-K8S_NAMES = {
-    ("random:index/randomPassword:RandomPassword", "rstudio-password"),
+SHARED_NAMES = {
+    ("random:index/randomPassword:RandomPassword", "password"),
     ("kubernetes:core/v1:Namespace", "kubepar-namespace"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubepar-default-deny"),
+    ("kubernetes:core/v1:ConfigMap", "kubepar-files-scripts"),
+    ("kubernetes:core/v1:ConfigMap", "kubepar-files-settings"),
     ("kubernetes:core/v1:ServiceAccount", "kubepar-scheduler"),
     ("kubernetes:core/v1:ServiceAccount", "kubepar-worker"),
-    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubepar-default-deny"),
-    ("kubernetes:core/v1:ConfigMap", "kubepar-r-scripts"),
-    ("kubernetes:core/v1:ConfigMap", "kubepar-r-settings"),
+    ("kubernetes:apps/v1:Deployment", "scheduler-deployment"),
+    ("kubernetes:core/v1:Service", "scheduler-endpoint"),
+    ("kubernetes:core/v1:Service", "scheduler-ui"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "scheduler-from-clients"),
+    ("kubernetes:apps/v1:Deployment", "worker-deployment"),
+}
+R_NAMES = SHARED_NAMES | {
     ("kubernetes:core/v1:Secret", "scheduler-password"),
     ("kubernetes:core/v1:PersistentVolumeClaim", "scheduler-home"),
-    ("kubernetes:apps/v1:Deployment", "scheduler-rstudio"),
-    ("kubernetes:core/v1:Service", "scheduler-workers"),
-    ("kubernetes:core/v1:Service", "scheduler-rstudio"),
-    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "scheduler-from-workers"),
-    ("kubernetes:apps/v1:Deployment", "workers-deployment"),
-    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "workers-no-ingress"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "worker-no-ingress"),
+}
+DASK_NAMES = SHARED_NAMES | {
+    ("kubernetes:core/v1:ServiceAccount", "kubepar-notebook"),
+    ("kubernetes:core/v1:Secret", "notebook-password"),
+    ("kubernetes:core/v1:PersistentVolumeClaim", "notebook-home"),
+    ("kubernetes:apps/v1:Deployment", "notebook-deployment"),
+    ("kubernetes:core/v1:Service", "notebook-ui"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "notebook-from-users"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "notebook-from-peers"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "worker-from-peers"),
 }
 PUBLIC_NAMES = {("kubernetes:networking.k8s.io/v1:NetworkPolicy", "scheduler-from-users")}
 EXPECTED_NAMES = {
-    "local": K8S_NAMES,
-    "dev": GKE_NAMES | K8S_NAMES | PUBLIC_NAMES,
-    "prod": GKE_NAMES | K8S_NAMES | PUBLIC_NAMES,
+    "local": R_NAMES,
+    "dev": GKE_NAMES | R_NAMES | PUBLIC_NAMES,
+    "prod": GKE_NAMES | R_NAMES | PUBLIC_NAMES,
+    "dask-dev": GKE_NAMES | DASK_NAMES | PUBLIC_NAMES,
 }
 
 
@@ -110,9 +123,9 @@ def test_no_pod_mounts_a_service_account_token(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_password_is_a_secret_everywhere(stack: str) -> None:
     capture = program(stack)
-    secret = next(r for r in capture.resources if r.type == "kubernetes:core/v1:Secret")
+    secret = only(capture.of_type("kubernetes:core/v1:Secret"))
     assert "stringData" in secret.secret_paths
-    assert "rstudioPassword" in capture.secret_outputs
+    assert "password" in capture.secret_outputs
     password = next(r for r in capture.resources if r.type == "random:index/randomPassword:RandomPassword").state[
         "result"
     ]
@@ -125,8 +138,8 @@ def test_password_is_a_secret_everywhere(stack: str) -> None:
 def test_configured_password_replaces_the_generated_one() -> None:
     capture = program("local", password={"secret": "a-long-enough-passphrase"})
     assert not capture.of_type("random:index/randomPassword:RandomPassword")
-    assert "rstudioPassword" in capture.secret_outputs
-    assert capture.outputs["rstudioPassword"] == "a-long-enough-passphrase"
+    assert "password" in capture.secret_outputs
+    assert capture.outputs["password"] == "a-long-enough-passphrase"
 
 
 def test_scaling_workers_renames_nothing_and_leaves_rstudio_alone() -> None:
@@ -153,11 +166,22 @@ def test_outputs_name_namespace_workers_and_r_version() -> None:
     assert outputs["namespace"] == "kubepar"
     assert outputs["workers"] == 4
     assert outputs["rVersion"] == "4.5.1"
-    assert outputs["rstudioUrl"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8787"
+    assert outputs["url"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8787"
+    assert outputs["user"] == "rstudio"
     assert "kubeconfig" in program("dev").secret_outputs
 
 
 def test_local_stack_prints_the_port_forward_command() -> None:
     outputs = program("local").outputs
-    assert outputs["portForward"].startswith("kubectl -n kubepar port-forward svc/scheduler-rstudio-")
-    assert outputs["rstudioUrl"] == "http://localhost:8787"
+    assert outputs["portForward"].startswith("kubectl -n kubepar port-forward svc/scheduler-ui-")
+    assert outputs["portForward"].endswith(" 8787:8787")
+    assert outputs["url"] == "http://localhost:8787"
+
+
+def test_dask_stack_outputs_notebook_and_dashboard_addresses() -> None:
+    outputs = program("dask-dev").outputs
+    assert outputs["engine"] == "dask"
+    assert outputs["url"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8888"
+    assert outputs["dashboardUrl"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8787"
+    assert outputs["daskVersion"] == "2026.8.0"
+    assert "password" in program("dask-dev").secret_outputs

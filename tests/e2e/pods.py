@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -68,7 +69,13 @@ class LocalContainer:
         container: str | None = None,
         env_overrides: Mapping[str, str] | None = None,
         init: bool = False,
+        pod_name: str = "pod-0",
+        substitutions: Mapping[str, str] | None = None,
     ) -> None:
+        """``substitutions`` rewrite text in the command and env values: the pods
+        of a cluster have their own addresses, here they share 127.0.0.1."""
+        self.pod_name = pod_name
+        self.substitutions = dict(substitutions or {})
         document = deployment(capture, component)
         spec = document["spec"]["template"]["spec"]
         pool = spec.get("initContainers", []) if init else spec["containers"]
@@ -86,7 +93,7 @@ class LocalContainer:
                     for key, text in config_maps[volume["configMap"]["name"]]["data"].items():
                         (local / key).write_text(text)
             self.mounts[mount["mountPath"]] = local
-        self.env = {name: self._value(item) for name, item in self._env_items()}
+        self.env = {name: self._substitute(self._value(item)) for name, item in self._env_items()}
         self.env.update(env_overrides or {})
 
     def _env_items(self) -> list[tuple[str, dict[str, Any]]]:
@@ -98,6 +105,9 @@ class LocalContainer:
         source = item["valueFrom"]
         if "secretKeyRef" in source:
             return TEST_PASSWORD
+        if "fieldRef" in source:
+            assert source["fieldRef"]["fieldPath"] == "metadata.name"
+            return self.pod_name
         if "resourceFieldRef" in source:
             field = source["resourceFieldRef"]["resource"]
             kind = field.split(".")[1]
@@ -114,8 +124,22 @@ class LocalContainer:
                 return str(self.mounts[mount_path]) + text[len(mount_path) :]
         return text
 
-    def argv(self) -> list[str]:
-        return [self.local_path(part) for part in [*self.spec.get("command", []), *self.spec.get("args", [])]]
+    def _substitute(self, text: str) -> str:
+        for old, new in self.substitutions.items():
+            text = text.replace(old, new)
+        return text
+
+    def _expand(self, text: str) -> str:
+        """$(NAME) from the container's env, as the kubelet expands command and args."""
+        return re.sub(r"\$\((\w+)\)", lambda m: self.env.get(m[1], m[0]), text)
+
+    def argv(self, parts: list[str] | None = None) -> list[str]:
+        if parts is None:
+            parts = [*self.spec.get("command", []), *self.spec.get("args", [])]
+        return [self._expand(self._substitute(self.local_path(part))) for part in parts]
+
+    def pre_stop(self) -> list[str]:
+        return self.argv(self.spec["lifecycle"]["preStop"]["exec"]["command"])
 
     def process_env(self) -> dict[str, str]:
         # The image's own environment: a PATH to find sh and Rscript, nothing else of ours.

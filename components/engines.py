@@ -1,0 +1,299 @@
+"""Engines: what runs in the pods, as small declarative descriptions.
+
+Owns: for each engine (R, Dask), the pod roles it needs: images, commands,
+ports, probes, environment, which port users reach, which port workers dial,
+and how extra packages are installed. Does not: create anything. The shared
+Workload component turns a role into a Deployment, Services and
+NetworkPolicies the same way for every engine.
+
+Invariant: in every engine, workers dial the role labelled ``scheduler``
+through the fixed-name Service ``kubepar-scheduler``; no role exposes that
+port outside the cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from components import quantities
+from components.config import WorkloadSettings
+
+WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
+SCRIPTS_DIR = "/etc/kubepar/scripts"
+SETTINGS_DIR = "/etc/kubepar/settings"
+PACKAGES_DIR = "/opt/kubepar/packages"
+ENDPOINT_SERVICE = "kubepar-scheduler"
+
+RSTUDIO_PORT = 8787
+JUPYTER_PORT = 8888
+DASK_SCHEDULER_PORT = 8786
+DASK_DASHBOARD_PORT = 8787
+DASK_WORKER_DASHBOARD_PORT = 8789
+
+# rocker's s6 init runs as root to set up the rstudio user and then drops to
+# it; these are the capabilities that needs (the container default set without
+# raw sockets, mknod or file capabilities).
+ROCKER_INIT_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "AUDIT_WRITE")
+# rocker's default library path, kept behind ours (R_LIBS replaces, not appends).
+ROCKER_LIBS = "/usr/local/lib/R/site-library:/usr/local/lib/R/library"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Probe:
+    """One check used for startup, readiness and liveness."""
+
+    port: int
+    path: str | None = None
+    """HTTP path; None means a TCP connect."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Installer:
+    """How an engine installs extra packages once per pod, in an init container."""
+
+    image: str
+    command: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    """Installer environment (the package list, the target folder)."""
+    path_env: tuple[str, str]
+    """Variable and value that put the installed packages on the main container's path."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PodRole:
+    """One kind of pod: its container, and the doors into it."""
+
+    component: str
+    """``app.kubernetes.io/component`` label and logical-name prefix."""
+    image: str
+    command: tuple[str, ...] = ()
+    """Empty: the image's own entrypoint."""
+    env: tuple[tuple[str, str], ...] = ()
+    field_env: tuple[tuple[str, str], ...] = ()
+    """Variables from the pod's own fields (downward API): (name, fieldPath)."""
+    pre_stop: tuple[str, ...] = ()
+    """Command run before SIGTERM (graceful hand-over), or nothing."""
+    cpu: str
+    memory: str
+    blas_threads: str = "1"
+    """OMP/OpenBLAS/MKL threads: OpenBLAS otherwise sizes itself from the host's cores."""
+    ports: tuple[tuple[str, int], ...] = ()
+    """Container ports by name."""
+    probe: Probe | None = None
+    replicas: int = 1
+    pool: str = "system"
+    """GKE node pool (``system`` on-demand, ``workers`` tainted)."""
+    root_init: bool = False
+    """The documented exception: an image whose init must start as root (rocker/rstudio)."""
+    run_as_user: int = 10001
+    """UID for non-root roles; a high UID no image or host account uses."""
+    fs_group: int | None = None
+    """Group that owns mounted volumes (the home volume's user group)."""
+    home: str | None = None
+    """Mount path of a PersistentVolumeClaim; also implies a Recreate rollout."""
+    password_env: str | None = None
+    """Variable that receives the stack's password (from a Secret)."""
+    exposed_port: int | None = None
+    """Port users reach: LoadBalancer limited to allowedSourceRanges, or ClusterIP."""
+    endpoint_port: int | None = None
+    """Port clients dial through the fixed-name Service ``kubepar-scheduler``."""
+    endpoint_clients: tuple[str, ...] = ()
+    """Components allowed to dial ``endpoint_port``."""
+    peers: tuple[str, ...] = ()
+    """Components allowed to reach this role on any port (Dask workers talk to each other)."""
+    mount_settings: bool = False
+    """Mount the live settings ConfigMap (worker count) at SETTINGS_DIR."""
+    read_only_root: bool = True
+    grace_seconds: int = 30
+    await_rollout: bool = True
+    """False: `pulumi up` does not wait for these pods (workers may wait for autoscaled nodes)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Engine:
+    name: str
+    roles: tuple[PodRole, ...]
+    files: dict[str, str] = field(default_factory=dict)
+    """Scripts mounted into every pod at SCRIPTS_DIR (the ``scripts`` ConfigMap)."""
+    installer: Installer | None = None
+    """Package installer, or None when no extra packages are configured."""
+    ui: str = ""
+    """Name of the user-facing role's app, for outputs (rstudio, jupyter)."""
+    ui_user: str | None = None
+
+    def role(self, component: str) -> PodRole:
+        return next(role for role in self.roles if role.component == component)
+
+
+def _files(folder: str, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: (WORKLOADS / folder / name).read_text() for name in names}
+
+
+def endpoint_host(settings: WorkloadSettings) -> str:
+    return f"{ENDPOINT_SERVICE}.{settings.namespace}.svc.cluster.local"
+
+
+def whole_cpus(cpu: str) -> str:
+    """Whole CPUs of a limit, at least 1."""
+    return str(max(1, quantities.cpu_millis(cpu) // 1000))
+
+
+def r_engine(settings: WorkloadSettings) -> Engine:
+    """RStudio is the scheduler: its R session listens for workers that dial in."""
+    r_base = f"rocker/r-ver:{settings.r_version}"
+    installer = None
+    if settings.packages:
+        installer = Installer(
+            image=r_base,
+            command=("Rscript", f"{SCRIPTS_DIR}/install-packages.R"),
+            env=(("KUBEPAR_PACKAGES", " ".join(settings.packages)), ("KUBEPAR_LIBRARY", PACKAGES_DIR)),
+            path_env=("R_LIBS", f"{PACKAGES_DIR}:{ROCKER_LIBS}"),
+        )
+    scheduler = PodRole(
+        component="scheduler",
+        image=f"rocker/rstudio:{settings.r_version}",
+        env=(
+            # Loaded by every R session; rocker copies container env into
+            # Renviron.site, so RStudio sessions see these too.
+            ("R_PROFILE_USER", f"{SCRIPTS_DIR}/kubepar.R"),
+            ("KUBEPAR_WORKERS_FILE", f"{SETTINGS_DIR}/workers"),
+            ("KUBEPAR_WORKER_PORT", str(settings.worker_port)),
+            ("KUBEPAR_NAMESPACE", settings.namespace),
+        ),
+        cpu=settings.scheduler_cpu,
+        memory=settings.scheduler_memory,
+        blas_threads=whole_cpus(settings.scheduler_cpu),
+        ports=(("http", RSTUDIO_PORT), ("r-workers", settings.worker_port)),
+        probe=Probe(port=RSTUDIO_PORT),
+        root_init=True,
+        fs_group=1000,
+        home="/home/rstudio",
+        password_env="PASSWORD",
+        exposed_port=RSTUDIO_PORT,
+        endpoint_port=settings.worker_port,
+        endpoint_clients=("worker",),
+        mount_settings=True,
+        read_only_root=False,
+    )
+    worker = PodRole(
+        component="worker",
+        image=r_base,
+        command=("sh", f"{SCRIPTS_DIR}/kubepar-worker.sh"),
+        env=(
+            ("KUBEPAR_SCHEDULER_HOST", endpoint_host(settings)),
+            ("KUBEPAR_SCHEDULER_PORT", str(settings.worker_port)),
+            ("KUBEPAR_SETUP_TIMEOUT", str(settings.worker_setup_timeout)),
+        ),
+        cpu=settings.worker_cpu,
+        memory=settings.worker_memory,
+        replicas=settings.workers,
+        pool="workers",
+        # The dial loop exits within a second of SIGTERM.
+        grace_seconds=15,
+        await_rollout=False,
+    )
+    return Engine(
+        name="r",
+        roles=(scheduler, worker),
+        files=_files("r", ("kubepar.R", "kubepar-worker.sh", "install-packages.R")),
+        installer=installer,
+        ui="rstudio",
+        ui_user="rstudio",
+    )
+
+
+def dask_engine(settings: WorkloadSettings) -> Engine:
+    """JupyterLab for the user, a Dask scheduler, and workers that connect to it."""
+    version = settings.dask_version
+    scheduler_address = f"tcp://{endpoint_host(settings)}:{DASK_SCHEDULER_PORT}"
+    installer = None
+    if settings.packages:
+        installer = Installer(
+            image=f"ghcr.io/dask/dask:{version}",
+            command=("sh", f"{SCRIPTS_DIR}/install-packages.sh"),
+            env=(("KUBEPAR_PACKAGES", " ".join(settings.packages)), ("KUBEPAR_LIBRARY", PACKAGES_DIR)),
+            path_env=("PYTHONPATH", PACKAGES_DIR),
+        )
+    notebook = PodRole(
+        component="notebook",
+        image=f"ghcr.io/dask/dask-notebook:{version}",
+        env=(("DASK_SCHEDULER_ADDRESS", scheduler_address),),
+        cpu=settings.scheduler_cpu,
+        memory=settings.scheduler_memory,
+        blas_threads=whole_cpus(settings.scheduler_cpu),
+        ports=(("http", JUPYTER_PORT),),
+        probe=Probe(port=JUPYTER_PORT),
+        # jovyan, the notebook image's user, owns the home volume.
+        run_as_user=1000,
+        fs_group=100,
+        home="/home/jovyan",
+        password_env="JUPYTER_TOKEN",
+        exposed_port=JUPYTER_PORT,
+        # Workers send results straight to the client for some operations.
+        peers=("worker",),
+        read_only_root=False,
+    )
+    scheduler = PodRole(
+        component="scheduler",
+        image=f"ghcr.io/dask/dask:{version}",
+        command=(
+            "dask",
+            "scheduler",
+            "--port",
+            str(DASK_SCHEDULER_PORT),
+            "--dashboard-address",
+            f":{DASK_DASHBOARD_PORT}",
+        ),
+        cpu=settings.scheduler_cpu,
+        memory=settings.scheduler_memory,
+        ports=(("tcp-comm", DASK_SCHEDULER_PORT), ("http-dashboard", DASK_DASHBOARD_PORT)),
+        probe=Probe(port=DASK_DASHBOARD_PORT, path="/health"),
+        # The dashboard, not the scheduler port, is what users may reach.
+        exposed_port=DASK_DASHBOARD_PORT,
+        endpoint_port=DASK_SCHEDULER_PORT,
+        endpoint_clients=("worker", "notebook"),
+    )
+    worker = PodRole(
+        component="worker",
+        image=f"ghcr.io/dask/dask:{version}",
+        env=(("DASK_SCHEDULER_ADDRESS", scheduler_address),),
+        # The pod name is the worker's name, so the preStop hook can retire it by name.
+        field_env=(("KUBEPAR_WORKER_NAME", "metadata.name"),),
+        pre_stop=("python", f"{SCRIPTS_DIR}/retire-worker.py"),
+        command=(
+            "dask",
+            "worker",
+            scheduler_address,
+            "--name",
+            "$(KUBEPAR_WORKER_NAME)",
+            # --nthreads must be a whole number; config refuses fractional CPUs.
+            "--nthreads",
+            whole_cpus(settings.worker_cpu),
+            "--memory-limit",
+            str(quantities.memory_bytes(settings.worker_memory)),
+            "--dashboard-address",
+            f":{DASK_WORKER_DASHBOARD_PORT}",
+        ),
+        cpu=settings.worker_cpu,
+        memory=settings.worker_memory,
+        ports=(("http-dashboard", DASK_WORKER_DASHBOARD_PORT),),
+        probe=Probe(port=DASK_WORKER_DASHBOARD_PORT, path="/health"),
+        replicas=settings.workers,
+        pool="workers",
+        peers=("scheduler", "worker", "notebook"),
+        # Time for the worker to hand its results to others before it goes.
+        grace_seconds=60,
+        await_rollout=False,
+    )
+    return Engine(
+        name="dask",
+        roles=(notebook, scheduler, worker),
+        files=_files("python", ("install-packages.sh", "retire-worker.py")),
+        installer=installer,
+        ui="jupyter",
+    )
+
+
+def engine_for(settings: WorkloadSettings) -> Engine:
+    return dask_engine(settings) if settings.engine == "dask" else r_engine(settings)

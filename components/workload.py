@@ -1,0 +1,254 @@
+"""Workload: one engine role as a Deployment with exactly the doors it declares.
+
+Owns, for one PodRole: the Deployment; the home PersistentVolumeClaim and
+password Secret when the role has a home; the user-facing Service
+(LoadBalancer limited to allowedSourceRanges, or ClusterIP for
+port-forward); the fixed-name Service clients dial; and one NetworkPolicy
+per door. Does not: know which engine it runs. A role with no door gets a
+policy that admits nothing.
+Invariant: the endpoint port is only ever on a ClusterIP Service, and only
+the components the role names may reach it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import pods
+from components.config import WorkloadSettings
+from components.engines import ENDPOINT_SERVICE, Engine, PodRole
+from components.labels import labels, object_meta, selector
+
+PASSWORD_KEY = "password"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadArgs:
+    engine: Engine
+    """The engine the role belongs to (for shared files and the package installer)."""
+    role: PodRole
+    """What to run and which doors to open."""
+    settings: WorkloadSettings
+    """Validated workload settings (stack, namespace, allowed ranges, home size)."""
+    namespace: pulumi.Input[str]
+    service_account: pulumi.Input[str]
+    """ServiceAccount of the pods (no token mounted)."""
+    scripts_config_map: pulumi.Input[str]
+    settings_config_map: pulumi.Input[str]
+    password: pulumi.Input[str] | None = None
+    """The stack's password, a Pulumi secret; needed when the role has ``password_env``."""
+    on_gke: bool = False
+    """Pin pods to the GKE pool the role names."""
+
+
+class Workload(pulumi.ComponentResource):
+    deployment: pulumi.Output[str]
+    ui_service: pulumi.Output[str] | None
+    """Name of the user-facing Service, if the role has one."""
+    ui_address: pulumi.Output[str | None] | None
+    """LoadBalancer address of that Service (None until assigned, or for ClusterIP)."""
+    endpoint_host: pulumi.Output[str] | None
+    """DNS name clients dial, if the role has an endpoint."""
+
+    def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kubepar:k8s:Workload", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        role, settings = args.role, args.settings
+        meta_labels = labels(settings.stack, role.component)
+        own_selector = selector(settings.stack, role.component)
+
+        password_secret = None
+        home_claim = None
+        if role.password_env:
+            if args.password is None:
+                raise ValueError(f"role {role.component} needs a password")
+            secret = k8s.core.v1.Secret(
+                f"{name}-password",
+                metadata=object_meta(args.namespace, meta_labels),
+                type="Opaque",
+                string_data={PASSWORD_KEY: args.password},
+                opts=child,
+            )
+            password_secret = secret.metadata.name
+        if role.home:
+            claim = k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-home",
+                metadata=object_meta(args.namespace, meta_labels),
+                spec={"access_modes": ["ReadWriteOnce"], "resources": {"requests": {"storage": settings.home_size}}},
+                opts=child,
+            )
+            home_claim = claim.metadata.name
+
+        pod_spec = pods.pod_spec(
+            args.engine,
+            role,
+            service_account=args.service_account,
+            scripts_config_map=args.scripts_config_map,
+            settings_config_map=args.settings_config_map,
+            password_secret=password_secret,
+            home_claim=home_claim,
+            on_gke=args.on_gke,
+        )
+        strategy: dict[str, Any] = (
+            # The home volume is ReadWriteOnce: the old pod must let go first.
+            {"type": "Recreate"}
+            if role.home
+            # A replaced worker is gone either way: no surge pods waiting for nodes.
+            else {"type": "RollingUpdate", "rolling_update": {"max_unavailable": "50%", "max_surge": 0}}
+        )
+        annotations = None if role.await_rollout else {"pulumi.com/skipAwait": "true"}
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=object_meta(args.namespace, meta_labels, annotations=annotations),
+            spec={
+                "replicas": role.replicas,
+                "strategy": cast(k8s.apps.v1.DeploymentStrategyArgsDict, strategy),
+                "selector": {"match_labels": own_selector},
+                "template": {
+                    "metadata": {"labels": meta_labels},
+                    # Built from shared pieces (pods.py), so typed by a cast.
+                    "spec": cast(k8s.core.v1.PodSpecArgsDict, pod_spec),
+                },
+            },
+            opts=child,
+        )
+
+        self.endpoint_host = None
+        if role.endpoint_port is not None:
+            endpoint = k8s.core.v1.Service(
+                f"{name}-endpoint",
+                # Clients address it by DNS, so the name is fixed (and short).
+                metadata=object_meta(args.namespace, meta_labels, name=ENDPOINT_SERVICE),
+                spec={
+                    # Never LoadBalancer or NodePort: whoever connects can run code.
+                    "type": "ClusterIP",
+                    "selector": own_selector,
+                    "ports": [
+                        {
+                            "name": "endpoint",
+                            "port": role.endpoint_port,
+                            "target_port": role.endpoint_port,
+                            "protocol": "TCP",
+                        }
+                    ],
+                },
+                opts=child,
+            )
+            self._policy(
+                f"{name}-from-clients",
+                args,
+                meta_labels,
+                own_selector,
+                [
+                    {
+                        "from_": [
+                            {"pod_selector": {"match_labels": selector(settings.stack, client)}}
+                            for client in role.endpoint_clients
+                        ],
+                        "ports": [{"protocol": "TCP", "port": role.endpoint_port}],
+                    }
+                ],
+                child,
+            )
+            self.endpoint_host = pulumi.Output.concat(endpoint.metadata.name, ".", args.namespace, ".svc.cluster.local")
+
+        self.ui_service = None
+        self.ui_address = None
+        if role.exposed_port is not None:
+            public = bool(settings.allowed_source_ranges)
+            ui_spec: dict[str, Any] = {
+                "type": "LoadBalancer" if public else "ClusterIP",
+                "selector": own_selector,
+                "ports": [
+                    {"name": "http", "port": role.exposed_port, "target_port": role.exposed_port, "protocol": "TCP"}
+                ],
+            }
+            if public:
+                ui_spec["load_balancer_source_ranges"] = list(settings.allowed_source_ranges)
+                # Keeps the client's address, so the NetworkPolicy below can check it too.
+                ui_spec["external_traffic_policy"] = "Local"
+            ui = k8s.core.v1.Service(
+                f"{name}-ui",
+                metadata=object_meta(args.namespace, meta_labels),
+                spec=cast(k8s.core.v1.ServiceSpecArgsDict, ui_spec),
+                opts=child,
+            )
+            if public:
+                # Without allowed ranges there is no policy: kubectl port-forward
+                # enters the pod directly and needs none.
+                self._policy(
+                    f"{name}-from-users",
+                    args,
+                    meta_labels,
+                    own_selector,
+                    [
+                        {
+                            "from_": [{"ip_block": {"cidr": cidr}} for cidr in settings.allowed_source_ranges],
+                            "ports": [{"protocol": "TCP", "port": role.exposed_port}],
+                        }
+                    ],
+                    child,
+                )
+            self.ui_service = ui.metadata.name
+            self.ui_address = ui.status.apply(_load_balancer_address)
+
+        if role.peers:
+            self._policy(
+                f"{name}-from-peers",
+                args,
+                meta_labels,
+                own_selector,
+                [
+                    {
+                        "from_": [
+                            {"pod_selector": {"match_labels": selector(settings.stack, peer)}} for peer in role.peers
+                        ]
+                    }
+                ],
+                child,
+            )
+        if role.endpoint_port is None and role.exposed_port is None and not role.peers:
+            # Selects the role and allows nothing in: these pods only dial out.
+            self._policy(f"{name}-no-ingress", args, meta_labels, own_selector, None, child)
+
+        self.deployment = deployment.metadata.name
+        self.register_outputs(
+            {
+                "deployment": self.deployment,
+                "ui_service": self.ui_service,
+                "ui_address": self.ui_address,
+                "endpoint_host": self.endpoint_host,
+            }
+        )
+
+    @staticmethod
+    def _policy(
+        name: str,
+        args: WorkloadArgs,
+        meta_labels: dict[str, str],
+        own_selector: dict[str, str],
+        ingress: list[dict[str, Any]] | None,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        spec: dict[str, Any] = {"pod_selector": {"match_labels": own_selector}, "policy_types": ["Ingress"]}
+        if ingress is not None:
+            spec["ingress"] = ingress
+        k8s.networking.v1.NetworkPolicy(
+            name,
+            metadata=object_meta(args.namespace, meta_labels),
+            spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, spec),
+            opts=opts,
+        )
+
+
+def _load_balancer_address(status: object) -> str | None:
+    ingress = getattr(getattr(status, "load_balancer", None), "ingress", None) or []
+    for entry in ingress:
+        address = getattr(entry, "ip", None) or getattr(entry, "hostname", None)
+        if address:
+            return str(address)
+    return None

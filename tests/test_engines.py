@@ -1,0 +1,115 @@
+"""Engines: what each role runs, and what the R and Dask engines share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components import engines
+from components.config import parse
+from tests.conftest import only, program
+
+
+def container(stack: str, component: str, **overrides: object) -> dict[str, Any]:
+    documents = program(stack, **overrides).kubernetes("Deployment")
+    document = only([d for d in documents if d["metadata"]["labels"]["app.kubernetes.io/component"] == component])
+    return only(document["spec"]["template"]["spec"]["containers"])
+
+
+def env(spec: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in spec["env"]}
+
+
+def test_r_worker_runs_the_dial_loop_from_the_scripts_config_map() -> None:
+    worker = container("local", "worker", rVersion="4.4.2")
+    assert worker["image"] == "rocker/r-ver:4.4.2"
+    assert worker["command"] == ["sh", "/etc/kubepar/scripts/kubepar-worker.sh"]
+    variables = env(worker)
+    assert variables["KUBEPAR_SCHEDULER_HOST"] == "kubepar-scheduler.kubepar.svc.cluster.local"
+    assert variables["KUBEPAR_SCHEDULER_PORT"] == "11562"
+    assert variables["KUBEPAR_SETUP_TIMEOUT"] == "5"
+
+
+def test_rstudio_sessions_load_kubepar_r_and_read_the_live_worker_count() -> None:
+    scheduler = container("local", "scheduler", rVersion="4.4.2")
+    assert scheduler["image"] == "rocker/rstudio:4.4.2"
+    variables = env(scheduler)
+    mounts = {m["mountPath"]: m for m in scheduler["volumeMounts"]}
+    assert variables["R_PROFILE_USER"].rsplit("/", 1)[0] in mounts
+    assert variables["KUBEPAR_WORKERS_FILE"].rsplit("/", 1)[0] in mounts
+    # No subPath: a subPath mount would never see the new count.
+    assert all("subPath" not in m for m in scheduler["volumeMounts"])
+
+
+def test_dask_roles_run_one_pinned_version() -> None:
+    images = {
+        component: container("dask-dev", component, daskVersion="2025.11.0")["image"]
+        for component in ("notebook", "scheduler", "worker")
+    }
+    assert images == {
+        "notebook": "ghcr.io/dask/dask-notebook:2025.11.0",
+        "scheduler": "ghcr.io/dask/dask:2025.11.0",
+        "worker": "ghcr.io/dask/dask:2025.11.0",
+    }
+
+
+def test_dask_worker_threads_and_memory_come_from_its_limits() -> None:
+    worker = container("dask-dev", "worker", workerCpu="3", workerMemory="6Gi")
+    command = worker["command"]
+    assert command[:3] == ["dask", "worker", "tcp://kubepar-scheduler.kubepar.svc.cluster.local:8786"]
+    assert command[command.index("--nthreads") + 1] == "3"
+    assert command[command.index("--memory-limit") + 1] == str(6 * 1024**3)
+    assert worker["resources"]["limits"] == {"cpu": "3", "memory": "6Gi"}
+
+
+def test_fractional_worker_cpu_gives_one_dask_thread() -> None:
+    worker = container("dask-dev", "worker", workerCpu="500m")
+    assert worker["command"][worker["command"].index("--nthreads") + 1] == "1"
+
+
+def test_notebook_finds_the_scheduler_without_arguments() -> None:
+    notebook = container("dask-dev", "notebook")
+    assert env(notebook)["DASK_SCHEDULER_ADDRESS"] == "tcp://kubepar-scheduler.kubepar.svc.cluster.local:8786"
+    assert notebook["readinessProbe"]["tcpSocket"] == {"port": 8888}
+
+
+def test_dask_scheduler_and_workers_are_probed_on_health() -> None:
+    assert container("dask-dev", "scheduler")["livenessProbe"]["httpGet"] == {"path": "/health", "port": 8787}
+    assert container("dask-dev", "worker")["readinessProbe"]["httpGet"] == {"path": "/health", "port": 8789}
+
+
+def test_dask_exposes_notebook_and_dashboard_but_not_the_scheduler_port() -> None:
+    services = program("dask-dev").kubernetes("Service")
+    public_ports = sorted(
+        p["port"] for s in services if s["spec"]["type"] == "LoadBalancer" for p in s["spec"]["ports"]
+    )
+    assert public_ports == [8787, 8888]
+
+
+def test_dask_workers_admit_only_their_own_cluster() -> None:
+    policies = program("dask-dev").kubernetes("NetworkPolicy")
+    worker_policy = only(
+        [p for p in policies if p["metadata"]["labels"].get("app.kubernetes.io/component") == "worker"]
+    )
+    peers = {
+        f["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for f in worker_policy["spec"]["ingress"][0]["from"]
+    }
+    assert peers == {"scheduler", "worker", "notebook"}
+
+
+def test_engines_share_namespace_network_and_cluster() -> None:
+    r, dask = program("dev"), program("dev", engine="dask", packages=[])
+    gcp = {(x.type, x.name) for x in r.resources if x.type.startswith("gcp:")}
+    assert gcp == {(x.type, x.name) for x in dask.resources if x.type.startswith("gcp:")}
+    assert only(r.kubernetes("Namespace")) == only(dask.kubernetes("Namespace"))
+    for capture in (r, dask):
+        assert any(p["spec"]["podSelector"] == {} for p in capture.kubernetes("NetworkPolicy"))
+
+
+def test_every_engine_points_workers_at_the_role_named_scheduler() -> None:
+    for build in (engines.r_engine, engines.dask_engine):
+        engine = build(parse({"platform": "existing"}, stack="t", gcp_project=None).workload)
+        scheduler = engine.role("scheduler")
+        assert scheduler.endpoint_port is not None
+        assert "worker" in scheduler.endpoint_clients
+        assert engine.role("worker").endpoint_port is None

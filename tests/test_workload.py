@@ -1,0 +1,150 @@
+"""Workload: each role's Deployment and exactly the doors it declares, for both engines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import only, program
+
+
+def of(documents: list[dict[str, Any]], component: str) -> list[dict[str, Any]]:
+    return [d for d in documents if d["metadata"]["labels"].get("app.kubernetes.io/component") == component]
+
+
+def deployment(component: str, stack: str = "local", **overrides: object) -> dict[str, Any]:
+    return only(of(program(stack, **overrides).kubernetes("Deployment"), component))
+
+
+def env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+@pytest.mark.parametrize("stack", ["local", "dev", "prod", "dask-dev"])
+def test_endpoint_is_never_public(stack: str) -> None:
+    services = program(stack).kubernetes("Service")
+    endpoint = only([s for s in services if s["metadata"]["name"] == "kubepar-scheduler"])
+    assert endpoint["spec"]["type"] == "ClusterIP"
+    endpoint_port = endpoint["spec"]["ports"][0]["port"]
+    for service in services:
+        if service["spec"]["type"] != "ClusterIP":
+            assert endpoint_port not in {p["port"] for p in service["spec"]["ports"]}
+
+
+def test_ui_is_a_load_balancer_limited_to_the_allowed_ranges() -> None:
+    public = only([s for s in program("dev").kubernetes("Service") if s["spec"]["type"] == "LoadBalancer"])
+    assert public["spec"]["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
+    assert public["spec"]["externalTrafficPolicy"] == "Local"
+    assert [p["port"] for p in public["spec"]["ports"]] == [8787]
+
+
+def test_ui_stays_cluster_internal_without_allowed_ranges() -> None:
+    assert {s["spec"]["type"] for s in program("local").kubernetes("Service")} == {"ClusterIP"}
+
+
+def test_only_workers_may_dial_the_r_endpoint() -> None:
+    policy = only(of(program("local").kubernetes("NetworkPolicy"), "scheduler"))
+    rule = only(policy["spec"]["ingress"])
+    assert rule["ports"] == [{"protocol": "TCP", "port": 11562}]
+    assert only(rule["from"])["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
+
+
+def test_users_reach_the_ui_only_from_the_allowed_ranges() -> None:
+    policies = of(program("dev").kubernetes("NetworkPolicy"), "scheduler")
+    from_users = only([p for p in policies if p["spec"]["ingress"][0]["ports"][0]["port"] == 8787])
+    assert from_users["spec"]["ingress"][0]["from"] == [{"ipBlock": {"cidr": "203.0.113.0/24"}}]
+
+
+def test_r_workers_admit_nothing() -> None:
+    policy = only(of(program("local").kubernetes("NetworkPolicy"), "worker"))
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert "ingress" not in policy["spec"]
+
+
+def test_home_is_a_claim_and_the_pod_is_recreated_not_surged() -> None:
+    document = deployment("scheduler")
+    spec = document["spec"]["template"]["spec"]
+    claim = only([v for v in spec["volumes"] if "persistentVolumeClaim" in v])
+    mount = only([m for m in spec["containers"][0]["volumeMounts"] if m["name"] == claim["name"]])
+    assert mount["mountPath"] == "/home/rstudio"
+    assert document["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_password_reaches_the_ui_from_a_secret() -> None:
+    for component, stack, variable in (("scheduler", "local", "PASSWORD"), ("notebook", "dask-dev", "JUPYTER_TOKEN")):
+        container = only(deployment(component, stack)["spec"]["template"]["spec"]["containers"])
+        assert env(container)[variable]["secretKeyRef"]["key"] == "password"
+
+
+def test_ui_has_startup_readiness_and_liveness_probes() -> None:
+    container = only(deployment("scheduler")["spec"]["template"]["spec"]["containers"])
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["tcpSocket"] == {"port": 8787}
+
+
+def test_roles_run_on_their_gke_pool_and_anywhere_elsewhere() -> None:
+    assert deployment("scheduler", "dev")["spec"]["template"]["spec"]["nodeSelector"] == {"kubepar.dev/pool": "system"}
+    gke_worker = deployment("worker", "dev")["spec"]["template"]["spec"]
+    assert gke_worker["nodeSelector"] == {"kubepar.dev/pool": "workers"}
+    assert gke_worker["tolerations"] == [
+        {"key": "kubepar.dev/workers", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+    ]
+    for component in ("scheduler", "worker"):
+        spec = deployment(component, "local")["spec"]["template"]["spec"]
+        assert "nodeSelector" not in spec
+        assert "tolerations" not in spec
+
+
+def test_only_the_root_init_role_runs_as_root() -> None:
+    for stack in ("local", "dask-dev"):
+        for document in program(stack).kubernetes("Deployment"):
+            component = document["metadata"]["labels"]["app.kubernetes.io/component"]
+            for container in [
+                *document["spec"]["template"]["spec"].get("initContainers", []),
+                *document["spec"]["template"]["spec"]["containers"],
+            ]:
+                context = container["securityContext"]
+                assert context["allowPrivilegeEscalation"] is False
+                assert context["capabilities"]["drop"] == ["ALL"]
+                if (stack, component, container["name"]) == ("local", "scheduler", "scheduler"):
+                    assert context["runAsUser"] == 0
+                    assert "NET_RAW" not in context["capabilities"]["add"]
+                else:
+                    assert context["runAsNonRoot"] is True
+                    assert context["runAsUser"] != 0
+
+
+def test_replicas_follow_the_workers_setting() -> None:
+    assert deployment("worker", workers=7)["spec"]["replicas"] == 7
+    assert deployment("worker", workers=0)["spec"]["replicas"] == 0
+    assert deployment("scheduler", workers=7)["spec"]["replicas"] == 1
+
+
+def test_blas_runs_one_thread_and_workers_see_their_cpu_limit() -> None:
+    variables = env(only(deployment("worker")["spec"]["template"]["spec"]["containers"]))
+    assert variables["OMP_NUM_THREADS"] == variables["OPENBLAS_NUM_THREADS"] == variables["MKL_NUM_THREADS"] == "1"
+    assert variables["MC_CORES"]["resourceFieldRef"]["resource"] == "limits.cpu"
+
+
+@pytest.mark.parametrize(("engine", "count"), [("r", 2), ("dask", 3)])
+def test_packages_install_in_an_init_container_identical_on_every_pod(engine: str, count: int) -> None:
+    packages = ["ranger", "data.table"] if engine == "r" else ["xarray==2025.1.2", "zarr==2.18.4"]
+    installers = []
+    for document in program("local", engine=engine, packages=packages).kubernetes("Deployment"):
+        spec = document["spec"]["template"]["spec"]
+        init = only(spec["initContainers"])
+        init_env = env(init)
+        installers.append((init["image"], init["command"], init_env["KUBEPAR_PACKAGES"]))
+        main_env = env(spec["containers"][0])
+        path = str(main_env.get("R_LIBS") or main_env.get("PYTHONPATH"))
+        assert path.split(":")[0] == init_env["KUBEPAR_LIBRARY"]
+    assert len(installers) == count
+    assert len(set(map(str, installers))) == 1
+    assert installers[0][2] == " ".join(sorted(packages))
+
+
+def test_no_packages_means_no_init_container() -> None:
+    for stack in ("local", "dask-dev"):
+        for document in program(stack).kubernetes("Deployment"):
+            assert "initContainers" not in document["spec"]["template"]["spec"]

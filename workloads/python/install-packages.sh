@@ -1,0 +1,37 @@
+#!/bin/sh
+# kubepar Python package installer: runs once per pod, in an init container.
+#
+# Installs the pinned requirements in KUBEPAR_PACKAGES (space-separated,
+# name==version) into KUBEPAR_LIBRARY, which the main container puts on
+# PYTHONPATH. The Dask images would otherwise reinstall EXTRA_PIP_PACKAGES at
+# every container start; this installs into a volume once per pod, with the
+# same list on notebook, scheduler and workers. Fails (exit 1) naming every
+# requirement that could not be installed.
+set -u
+library="${KUBEPAR_LIBRARY:?set KUBEPAR_LIBRARY to the target folder}"
+packages="${KUBEPAR_PACKAGES:-}"
+mkdir -p "$library"
+[ -z "$packages" ] && exit 0
+
+log="$(mktemp "${TMPDIR:-/tmp}/kubepar-pip.XXXXXX")"
+echo "kubepar: installing $packages into $library"
+# shellcheck disable=SC2086 # one word per requirement
+if python -m pip install --no-cache-dir --disable-pip-version-check --target "$library" $packages >"$log" 2>&1; then
+    echo "kubepar: installed $packages"
+    exit 0
+fi
+cat "$log" >&2
+missing=""
+for requirement in $packages; do
+    name="${requirement%%==*}"
+    name="${name%%[*}"
+    if grep -qi "No matching distribution found for ${name}\b\|from versions: none.*${name}\|${name}.*(from versions: none)" "$log"; then
+        missing="$missing $requirement"
+    fi
+done
+if [ -n "$missing" ]; then
+    echo "kubepar: package(s) not installed:${missing}. Check the names and versions in kubepar:packages." >&2
+else
+    echo "kubepar: pip failed installing $packages (see above)." >&2
+fi
+exit 1

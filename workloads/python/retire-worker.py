@@ -1,0 +1,35 @@
+"""kubepar Dask worker preStop hook: retire this worker before it stops.
+
+Kubernetes runs this before sending SIGTERM (Spot preemption notice,
+scale-down, rollout). The scheduler moves the results this worker holds to
+other workers and then closes it, so nothing has to be recomputed and no
+result is lost silently. If the scheduler cannot be reached in time, the
+worker stops anyway and Dask recomputes what it held.
+
+Needs DASK_SCHEDULER_ADDRESS and KUBEPAR_WORKER_NAME (the worker's --name).
+"""
+
+import os
+import sys
+
+from distributed import Client
+
+
+def main() -> int:
+    address = os.environ["DASK_SCHEDULER_ADDRESS"]
+    name = os.environ["KUBEPAR_WORKER_NAME"]
+    timeout = float(os.environ.get("KUBEPAR_RETIRE_TIMEOUT", "45"))
+    try:
+        with Client(address, timeout=10, name=f"kubepar-retire-{name}") as client:
+            retired = client.sync(
+                client.scheduler.retire_workers, names=[name], close_workers=True, callback_timeout=timeout
+            )
+    except Exception as error:
+        print(f"kubepar: could not retire worker {name}: {error}", file=sys.stderr)
+        return 1
+    print(f"kubepar: retired worker {name}: {sorted(retired) or 'nothing to move'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
