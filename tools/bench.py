@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import platform
 import statistics
 import subprocess
@@ -29,7 +28,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 import render  # noqa: E402
 
-from components import engines  # noqa: E402
 from tests.e2e import pods  # noqa: E402
 
 CHART_WORKER = [
@@ -129,14 +127,15 @@ def join_latency(idle_seconds: list[int]) -> dict[tuple[int, str], float]:
     return results
 
 
-def speedup() -> dict[str, float]:
+def r_session_with_two_workers(code: str) -> dict[str, float]:
+    """Run an R session (rendered env) with two rendered workers; parse 'name value' lines."""
     root = Path(tempfile.mkdtemp(prefix="kubepar-bench-"))
     capture = render.run_program("local")
     port = pods.free_port()
     workers = [start_ours(capture, root, port, f"w{i}") for i in range(2)]
     try:
         out = subprocess.run(
-            ["Rscript", "-e", SPEEDUP_SESSION.format(port=port)],
+            ["Rscript", "-e", code.format(port=port)],
             env=session_env(capture, root),
             capture_output=True,
             text=True,
@@ -147,6 +146,10 @@ def speedup() -> dict[str, float]:
         for worker in workers:
             pods.stop(worker)
     return {line.split()[0]: float(line.split()[1]) for line in out.splitlines() if line.strip()}
+
+
+def speedup() -> dict[str, float]:
+    return r_session_with_two_workers(SPEEDUP_SESSION)
 
 
 TINY_R_SESSION = """
@@ -177,59 +180,13 @@ print("dask", statistics.median(samples))
 
 def tiny_tasks() -> dict[str, float]:
     """1,000 tiny tasks over two workers: the Dask engine vs the R engine, side by side."""
-    results: dict[str, float] = {}
-    root = Path(tempfile.mkdtemp(prefix="kubepar-bench-"))
-    capture = render.run_program("local")
-    port = pods.free_port()
-    workers = [start_ours(capture, root, port, f"r{i}") for i in range(2)]
+    results = r_session_with_two_workers(TINY_R_SESSION)
+    cluster = pods.LocalDask(render.run_program("dask-dev"), Path(tempfile.mkdtemp(prefix="kubepar-bench-")))
     try:
-        out = subprocess.run(
-            ["Rscript", "-e", TINY_R_SESSION.format(port=port)],
-            env=session_env(capture, root),
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=True,
-        ).stdout
-        results.update({line.split()[0]: float(line.split()[1]) for line in out.splitlines() if line.strip()})
-    finally:
-        for worker in workers:
-            pods.stop(worker)
-
-    dask_capture = render.run_program("dask-dev")
-    scheduler_port, dashboard_port = pods.free_port(), pods.free_port()
-    host = f"{engines.ENDPOINT_SERVICE}.kubepar.svc.cluster.local"
-    substitutions = {
-        host: "127.0.0.1",
-        f":{engines.DASK_SCHEDULER_PORT}": f":{scheduler_port}",
-        f":{engines.DASK_DASHBOARD_PORT}": f":{dashboard_port}",
-        f":{engines.DASK_WORKER_DASHBOARD_PORT}": ":0",
-    }
-    path = {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-
-    def local(component: str, name: str) -> pods.LocalContainer:
-        return pods.LocalContainer(
-            dask_capture, component, root, pod_name=name, substitutions=substitutions, env_overrides=path
-        )
-
-    scheduler = local("scheduler", "scheduler-0")
-    argv = scheduler.argv()
-    argv[argv.index("--port") + 1] = str(scheduler_port)
-    processes = [
-        subprocess.Popen(
-            argv,
-            env=scheduler.process_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    ]
-    try:
-        time.sleep(3)
-        processes += [local("worker", f"worker-{i}").start(root / f"dask-worker-{i}.log") for i in range(2)]
+        cluster.start(workers=2)
         out = subprocess.run(
             [sys.executable, "-c", TINY_DASK_CLIENT],
-            env=local("notebook", "nb").process_env(),
+            env=cluster.container("notebook", "notebook-0").process_env(),
             capture_output=True,
             text=True,
             timeout=900,
@@ -237,8 +194,7 @@ def tiny_tasks() -> dict[str, float]:
         ).stdout
         results["dask"] = float(out.split()[1])
     finally:
-        for process in processes:
-            pods.stop(process, timeout=20)
+        cluster.stop_all()
     return results
 
 
@@ -271,7 +227,9 @@ def machine() -> str:
     r_version = subprocess.run(["Rscript", "-e", "cat(R.version.string)"], capture_output=True, text=True).stdout
     cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     system = f"{platform.system()} {platform.release()}"
-    return f"{cores} cores ({cpu}), {system}, {r_version}, Python {platform.python_version()}"
+    import dask
+
+    return f"{cores} cores ({cpu}), {system}, {r_version}, Python {platform.python_version()}, dask {dask.__version__}"
 
 
 def main() -> int:

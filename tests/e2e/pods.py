@@ -16,14 +16,16 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import render
 
-from components import quantities
+from components import engines, quantities
 
 TEST_PASSWORD = "e2e-not-a-real-password"
 
@@ -188,3 +190,75 @@ def require_r() -> None:
     missing = [tool for tool in ("Rscript", "sh", "pgrep") if shutil.which(tool) is None]
     if missing:
         raise RuntimeError(f"end-to-end tests need {missing}: .ci/run installs r-base-core and friends")
+
+
+def python_path_env() -> dict[str, str]:
+    """PATH with this interpreter's folder first: the Dask images have dask on PATH."""
+    return {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+
+
+class LocalDask:
+    """The rendered Dask scheduler and workers as local processes.
+
+    What changes from the render: the scheduler Service's DNS name becomes
+    127.0.0.1 and the ports become free local ones, since here every pod
+    shares one address.
+    """
+
+    def __init__(self, capture: render.Capture, root: Path) -> None:
+        self.capture = capture
+        self.root = root
+        self.scheduler_port = free_port()
+        self.dashboard_port = free_port()
+        self.substitutions = {
+            f"{engines.ENDPOINT_SERVICE}.kubepar.svc.cluster.local": "127.0.0.1",
+            f":{engines.DASK_SCHEDULER_PORT}": f":{self.scheduler_port}",
+            f":{engines.DASK_DASHBOARD_PORT}": f":{self.dashboard_port}",
+            # Each worker pod has its own address for its dashboard; here they share one.
+            f":{engines.DASK_WORKER_DASHBOARD_PORT}": ":0",
+        }
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def container(self, component: str, pod_name: str) -> LocalContainer:
+        return LocalContainer(
+            self.capture,
+            component,
+            self.root,
+            pod_name=pod_name,
+            substitutions=self.substitutions,
+            env_overrides=python_path_env(),
+        )
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.dashboard_port}/health", timeout=2) as answer:
+                return bool(answer.read() == b"ok")
+        except OSError:
+            return False
+
+    def start(self, workers: int) -> None:
+        scheduler = self.container("scheduler", "scheduler-0")
+        argv = scheduler.argv()
+        # The scheduler's own --port, which the address substitution does not reach.
+        argv[argv.index("--port") + 1] = str(self.scheduler_port)
+        log = (self.root / "scheduler-0.log").open("wb")
+        self.processes["scheduler-0"] = subprocess.Popen(
+            argv,
+            env=scheduler.process_env(),
+            cwd=self.root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if not wait_for(self.healthy, timeout=60):
+            raise RuntimeError(f"the Dask scheduler did not become healthy:\n{self.logs()}")
+        for index in range(workers):
+            name = f"worker-{index}"
+            self.processes[name] = self.container("worker", name).start(self.root / f"{name}.log")
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            stop(process, timeout=20)
+
+    def logs(self) -> str:
+        return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.root.glob("*.log"))

@@ -1,10 +1,9 @@
 """End to end with real Dask: the rendered scheduler and workers, and a client as the notebook.
 
-Scheduler and workers run the rendered containers' commands and env. What
-changes: the scheduler Service's DNS name becomes 127.0.0.1, and the ports
-become free local ports, since here every pod shares one address. The
-client runs with the rendered notebook's env and calls Client() with no
-arguments, as a notebook user would.
+Scheduler and workers run the rendered containers' commands and env (see
+pods.LocalDask for the address and port changes). The client runs with the
+rendered notebook's env and calls Client() with no arguments, as a notebook
+user would.
 """
 
 from __future__ import annotations
@@ -15,9 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -26,97 +23,51 @@ import render
 from components import engines
 from tests.e2e import pods
 
-HOST = f"{engines.ENDPOINT_SERVICE}.kubepar.svc.cluster.local"
+
+def run_client(cluster: pods.LocalDask, code: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Python with the rendered notebook's env, as a notebook user."""
+    notebook = cluster.container("notebook", "notebook-0")
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=notebook.process_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
-@dataclass
-class DaskCluster:
-    capture: render.Capture
-    root: Path
-    substitutions: dict[str, str]
-    dashboard_port: int
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def container(self, component: str, pod_name: str) -> pods.LocalContainer:
-        bin_dir = str(Path(sys.executable).parent)
-        return pods.LocalContainer(
-            self.capture,
-            component,
-            self.root,
-            pod_name=pod_name,
-            substitutions=self.substitutions,
-            # The image has dask on PATH; here it is this venv's.
-            env_overrides={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"},
-        )
-
-    def start(self, component: str, pod_name: str) -> subprocess.Popen[bytes]:
-        process = self.container(component, pod_name).start(self.root / f"{pod_name}.log")
-        self.processes[pod_name] = process
-        return process
-
-    def healthy(self, port: int) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as answer:
-                return bool(answer.read() == b"ok")
-        except OSError:
-            return False
-
-    def client(self, code: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        notebook = self.container("notebook", "notebook-0")
-        return subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)],
-            env=notebook.process_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def logs(self) -> str:
-        return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.root.glob("*.log"))
+def start_client(cluster: pods.LocalDask, code: str) -> subprocess.Popen[str]:
+    """A long-running client with the notebook's env; the test reads its lines as it goes."""
+    script = cluster.root / "client.py"
+    script.write_text(textwrap.dedent(code))
+    return subprocess.Popen(
+        [sys.executable, str(script)],
+        env=cluster.container("notebook", "notebook-0").process_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 @pytest.fixture
-def dask_cluster(tmp_path: Path) -> Iterator[DaskCluster]:
+def dask_cluster(tmp_path: Path) -> Iterator[pods.LocalDask]:
     capture = render.run_program("dask-dev")
-    scheduler_port, dashboard_port = pods.free_port(), pods.free_port()
-    substitutions = {
-        HOST: "127.0.0.1",
-        f":{engines.DASK_SCHEDULER_PORT}": f":{scheduler_port}",
-        f":{engines.DASK_DASHBOARD_PORT}": f":{dashboard_port}",
-        # Each worker pod has its own address for its dashboard; here they share one.
-        f":{engines.DASK_WORKER_DASHBOARD_PORT}": ":0",
-    }
-    cluster = DaskCluster(capture, tmp_path, substitutions, dashboard_port)
-    scheduler = cluster.container("scheduler", "scheduler-0")
-    argv = scheduler.argv()
-    # The scheduler's own --port, which the address substitution above does not reach.
-    argv[argv.index("--port") + 1] = str(scheduler_port)
-    cluster.processes["scheduler-0"] = subprocess.Popen(
-        argv,
-        env=scheduler.process_env(),
-        cwd=tmp_path,
-        stdout=(tmp_path / "scheduler-0.log").open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    probe = next(
-        d
-        for d in capture.kubernetes("Deployment")
-        if d["metadata"]["labels"]["app.kubernetes.io/component"] == "scheduler"
-    )["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]
-    assert probe == {"path": "/health", "port": engines.DASK_DASHBOARD_PORT}
-    assert pods.wait_for(lambda: cluster.healthy(dashboard_port), timeout=60), cluster.logs()
+    scheduler = pods.deployment(capture, "scheduler")["spec"]["template"]["spec"]["containers"][0]
+    assert scheduler["readinessProbe"]["httpGet"] == {"path": "/health", "port": engines.DASK_DASHBOARD_PORT}
     assert pods.deployment(capture, "worker")["spec"]["replicas"] >= 2
-    for index in range(2):
-        cluster.start("worker", f"worker-{index}")
-    yield cluster
-    for process in cluster.processes.values():
-        pods.stop(process, timeout=20)
+    cluster = pods.LocalDask(capture, tmp_path)
+    try:
+        cluster.start(workers=2)
+        yield cluster
+    finally:
+        cluster.stop_all()
 
 
-def test_rendered_dask_cluster_computes_what_numpy_computes(dask_cluster: DaskCluster) -> None:
-    result = dask_cluster.client(
+def test_rendered_dask_cluster_computes_what_numpy_computes(dask_cluster: pods.LocalDask) -> None:
+    result = run_client(
+        dask_cluster,
         """
         import numpy as np
         import dask.array as da
@@ -133,7 +84,7 @@ def test_rendered_dask_cluster_computes_what_numpy_computes(dask_cluster: DaskCl
         squares = client.gather(client.map(lambda i: i * i, range(200)))
         print("map", sum(squares) == sum(i * i for i in range(200)))
         print("numpy", abs(float(np.asarray(x).sum() * 2) - total) < 1e-6 * abs(total))
-        """
+        """,
     )
     assert result.returncode == 0, result.stderr + dask_cluster.logs()
     assert "workers 2" in result.stdout
@@ -142,13 +93,12 @@ def test_rendered_dask_cluster_computes_what_numpy_computes(dask_cluster: DaskCl
     assert "numpy True" in result.stdout
 
 
-def test_killed_worker_does_not_stop_the_computation(dask_cluster: DaskCluster) -> None:
-    script = dask_cluster.root / "client.py"
-    script.write_text(
-        textwrap.dedent(
-            """
+def test_killed_worker_does_not_stop_the_computation(dask_cluster: pods.LocalDask) -> None:
+    session = start_client(
+        dask_cluster,
+        """
             import time
-            from distributed import Client, as_completed
+            from distributed import Client
 
             client = Client()
             client.wait_for_workers(2, timeout=60)
@@ -156,16 +106,7 @@ def test_killed_worker_does_not_stop_the_computation(dask_cluster: DaskCluster) 
             futures = client.map(lambda i: (time.sleep(0.25), i)[1], range(60), pure=False)
             print("results", sorted(client.gather(futures)) == list(range(60)), flush=True)
             print("workers left", len(client.scheduler_info()["workers"]), flush=True)
-            """
-        )
-    )
-    notebook = dask_cluster.container("notebook", "notebook-0")
-    session = subprocess.Popen(
-        [sys.executable, str(script)],
-        env=notebook.process_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+            """,
     )
     assert session.stdout is not None
     assert session.stdout.readline().strip() == "ready"
@@ -178,11 +119,10 @@ def test_killed_worker_does_not_stop_the_computation(dask_cluster: DaskCluster) 
     assert "workers left 1" in output
 
 
-def test_stopping_worker_hands_its_results_over_first(dask_cluster: DaskCluster) -> None:
-    script = dask_cluster.root / "client.py"
-    script.write_text(
-        textwrap.dedent(
-            """
+def test_stopping_worker_hands_its_results_over_first(dask_cluster: pods.LocalDask) -> None:
+    session = start_client(
+        dask_cluster,
+        """
             import sys
             from distributed import Client
 
@@ -199,17 +139,7 @@ def test_stopping_worker_hands_its_results_over_first(dask_cluster: DaskCluster)
             print("after", sorted(after), flush=True)
             print("kept", names["worker-1"] not in after and len(client.who_has(futures)) == 40, flush=True)
             print("values", client.gather(futures) == [i * 10 for i in range(40)], flush=True)
-            """
-        )
-    )
-    notebook = dask_cluster.container("notebook", "notebook-0")
-    session = subprocess.Popen(
-        [sys.executable, str(script)],
-        env=notebook.process_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+            """,
     )
     assert session.stdout is not None and session.stdin is not None
     held = session.stdout.readline()
