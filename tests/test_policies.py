@@ -452,3 +452,29 @@ def test_every_rule_has_a_description_and_a_level() -> None:
     for policy in kp.ALL_POLICIES:
         assert policy.description
         assert policy.enforcement_level in (EnforcementLevel.MANDATORY, EnforcementLevel.ADVISORY)
+
+
+def test_policy_names_are_unique() -> None:
+    names = [policy.name for policy in kp.ALL_POLICIES]
+    assert len(names) == len(set(names))
+
+
+def test_the_pack_constructs_and_serves() -> None:
+    # What `pulumi preview --policy-pack policies` starts: it prints its port, then serves.
+    import subprocess
+
+    pack = subprocess.Popen(
+        [sys.executable, "__main__.py"],
+        cwd=ROOT / "policies",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert pack.stdout is not None
+        first_line = pack.stdout.readline().strip()
+        assert first_line.isdigit(), first_line
+        assert pack.poll() is None
+    finally:
+        pack.kill()
+        pack.wait(timeout=10)
