@@ -69,3 +69,20 @@ def test_kubeconfig_uses_the_gcloud_exec_plugin_and_holds_no_token() -> None:
     assert user["exec"]["command"] == "gke-gcloud-auth-plugin"
     assert user["exec"]["provideClusterInfo"] is True
     assert document["clusters"][0]["cluster"]["server"] == "https://192.0.2.1"
+
+
+def test_kubernetes_provider_comes_from_the_cluster_with_a_stable_identity() -> None:
+    capture = program("dev")
+    provider = only([p for p in capture.providers if p.type == "pulumi:providers:kubernetes"])
+    cluster = only(capture.of_type("gcp:container/cluster:Cluster"))
+    assert provider.inputs["clusterIdentifier"] == f"{cluster.name}-id"
+    kubeconfig = yaml.safe_load(provider.inputs["kubeconfig"])
+    assert kubeconfig["users"][0]["user"]["exec"]["command"] == "gke-gcloud-auth-plugin"
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == "https://192.0.2.10"
+
+
+def test_existing_platform_uses_the_kubectl_context() -> None:
+    provider = only([p for p in program("local").providers if p.type == "pulumi:providers:kubernetes"])
+    assert "kubeconfig" not in provider.inputs
+    context = only([p for p in program("local", kubeContext="kind-kind").providers if "kubernetes" in p.type])
+    assert context.inputs["context"] == "kind-kind"

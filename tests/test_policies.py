@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,6 +104,8 @@ def deployment(**container: Any) -> dict[str, Any]:
 
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+CLUSTER = "gcp:container/cluster:Cluster"
+POOL = "gcp:container/nodePool:NodePool"
 
 
 # ------------------------------------------------------------- each rule: one pass, one fail
@@ -226,6 +229,63 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
             "runs as the default compute service account",
         ),
         (
+            "gke-private-nodes",
+            CLUSTER,
+            {"privateClusterConfig": {"enablePrivateNodes": True}},
+            {"privateClusterConfig": {"enablePrivateNodes": False}},
+            "GKE cluster 'thing' gives nodes public addresses",
+        ),
+        (
+            "gke-workload-identity",
+            CLUSTER,
+            {"workloadIdentityConfig": {"workloadPool": "p.svc.id.goog"}},
+            {},
+            "GKE cluster 'thing' has Workload Identity off",
+        ),
+        (
+            "gke-workload-identity",
+            POOL,
+            {"nodeConfig": {"workloadMetadataConfig": {"mode": "GKE_METADATA"}}},
+            {"nodeConfig": {"workloadMetadataConfig": {"mode": "GCE_METADATA"}}},
+            "GKE node pool 'thing' exposes the node metadata server to pods",
+        ),
+        (
+            "gke-shielded-nodes",
+            CLUSTER,
+            {"enableShieldedNodes": True},
+            {},
+            "GKE cluster 'thing' has shielded nodes off",
+        ),
+        (
+            "gke-shielded-nodes",
+            POOL,
+            {"nodeConfig": {"shieldedInstanceConfig": {"enableSecureBoot": True}}},
+            {"nodeConfig": {"shieldedInstanceConfig": {"enableSecureBoot": False}}},
+            "GKE node pool 'thing' boots nodes without secure boot",
+        ),
+        ("gke-legacy-abac-off", CLUSTER, {"enableLegacyAbac": False}, {"enableLegacyAbac": True}, "has legacy ABAC on"),
+        (
+            "gke-no-client-certificate",
+            CLUSTER,
+            {"masterAuth": {"clientCertificateConfig": {"issueClientCertificate": False}}},
+            {"masterAuth": {"clientCertificateConfig": {"issueClientCertificate": True}}},
+            "issues a client certificate",
+        ),
+        (
+            "gke-release-channel",
+            CLUSTER,
+            {"releaseChannel": {"channel": "STABLE"}},
+            {"releaseChannel": {"channel": "UNSPECIFIED"}},
+            "follows no release channel",
+        ),
+        (
+            "cost-spot-workers-outside-prod",
+            POOL,
+            {"nodeConfig": {"spot": True, "labels": {"kubepar.dev/pool": "workers"}}},
+            {"nodeConfig": {"spot": False, "labels": {"kubepar.dev/pool": "workers"}}},
+            "runs on-demand workers outside production",
+        ),
+        (
             "gke-node-auto-repair-upgrade",
             "gcp:container/nodePool:NodePool",
             {"management": {"autoRepair": True, "autoUpgrade": True}},
@@ -280,6 +340,7 @@ def test_worker_pool_vcpu_cap_is_a_configurable_threshold() -> None:
 
 
 def test_namespace_without_network_policy_is_reported() -> None:
+    assert [policy.name for policy in kp.STACK_POLICIES] == ["namespace-network-policy"]
     records = [r for r in program("local").resources if "NetworkPolicy" not in r.type]
     found = stack_check(records)
     assert found == [
@@ -478,3 +539,9 @@ def test_the_pack_constructs_and_serves() -> None:
     finally:
         pack.kill()
         pack.wait(timeout=10)
+
+
+def test_every_rule_has_a_pass_and_fail_case_here() -> None:
+    source = Path(__file__).read_text()
+    for policy in kp.ALL_POLICIES:
+        assert f'"{policy.name}"' in source, f"no test names {policy.name}"

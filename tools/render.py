@@ -69,6 +69,8 @@ class Recorded:
 @dataclass
 class Capture:
     resources: list[Recorded] = field(default_factory=list)
+    """Custom resources, in registration order (providers apart)."""
+    providers: list[Recorded] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
 
@@ -158,15 +160,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
         self.records: list[Recorded] = []
+        self.providers: list[Recorded] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
-        if request.custom and not request.type.startswith("pulumi:providers:"):
+        if request.custom:
             raw = json_format.MessageToDict(request.object)
             secrets: list[str] = []
             inputs = _unwrap(raw, "", secrets, mask=True)
             registration = self.resources[response.urn]
-            self.records.append(
+            kept = self.providers if request.type.startswith("pulumi:providers:") else self.records
+            kept.append(
                 Recorded(
                     type=request.type,
                     name=request.name,
@@ -233,7 +237,7 @@ def _run(
     pulumi.runtime.set_all_config(config, secret_keys)
     pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     _sync_await(run_pulumi_func(program))
-    capture = Capture(resources=list(monitor.records))
+    capture = Capture(resources=list(monitor.records), providers=list(monitor.providers))
     root = pulumi.runtime.get_root_resource()
     for key, value in (getattr(root, "outputs", None) or {}).items():
         output = pulumi.Output.from_input(value)
