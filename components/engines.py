@@ -24,6 +24,8 @@ SCRIPTS_DIR = "/etc/kubepar/scripts"
 SETTINGS_DIR = "/etc/kubepar/settings"
 PACKAGES_DIR = "/opt/kubepar/packages"
 ENDPOINT_SERVICE = "kubepar-scheduler"
+# A high UID that no image or host account uses: the default for non-root containers.
+NON_ROOT_UID = 10001
 
 RSTUDIO_PORT = 8787
 JUPYTER_PORT = 8888
@@ -86,8 +88,8 @@ class PodRole:
     """GKE node pool (``system`` on-demand, ``workers`` tainted)."""
     root_init: bool = False
     """The documented exception: an image whose init must start as root (rocker/rstudio)."""
-    run_as_user: int = 10001
-    """UID for non-root roles; a high UID no image or host account uses."""
+    run_as_user: int = NON_ROOT_UID
+    """UID for non-root roles."""
     fs_group: int | None = None
     """Group that owns mounted volumes (the home volume's user group)."""
     home: str | None = None
@@ -118,9 +120,8 @@ class Engine:
     """Scripts mounted into every pod at SCRIPTS_DIR (the ``scripts`` ConfigMap)."""
     installer: Installer | None = None
     """Package installer, or None when no extra packages are configured."""
-    ui: str = ""
-    """Name of the user-facing role's app, for outputs (rstudio, jupyter)."""
     ui_user: str | None = None
+    """Login user of the user-facing app, if it has one (RStudio's ``rstudio``)."""
 
     def role(self, component: str) -> PodRole:
         return next(role for role in self.roles if role.component == component)
@@ -198,7 +199,6 @@ def r_engine(settings: WorkloadSettings) -> Engine:
         roles=(scheduler, worker),
         files=_files("r", ("kubepar.R", "kubepar-worker.sh", "install-packages.R")),
         installer=installer,
-        ui="rstudio",
         ui_user="rstudio",
     )
 
@@ -291,7 +291,6 @@ def dask_engine(settings: WorkloadSettings) -> Engine:
         roles=(notebook, scheduler, worker),
         files=_files("python", ("install-packages.sh", "retire-worker.py")),
         installer=installer,
-        ui="jupyter",
     )
 
 

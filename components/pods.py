@@ -13,7 +13,15 @@ from typing import Any
 
 import pulumi
 
-from components.engines import PACKAGES_DIR, ROCKER_INIT_CAPABILITIES, SCRIPTS_DIR, SETTINGS_DIR, Engine, PodRole
+from components.engines import (
+    NON_ROOT_UID,
+    PACKAGES_DIR,
+    ROCKER_INIT_CAPABILITIES,
+    SCRIPTS_DIR,
+    SETTINGS_DIR,
+    Engine,
+    PodRole,
+)
 from components.labels import POOL_LABEL, WORKER_TAINT_KEY
 
 SCRIPTS_VOLUME = "kubepar-scripts"
@@ -34,6 +42,19 @@ def thread_env(threads: str) -> list[dict[str, Any]]:
     return [{"name": name, "value": threads} for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")]
 
 
+def restricted_security(user: int, group: int, read_only_root: bool) -> dict[str, Any]:
+    """What Pod Security 'restricted' asks of a container."""
+    return {
+        "run_as_non_root": True,
+        "run_as_user": user,
+        "run_as_group": group,
+        "allow_privilege_escalation": False,
+        "read_only_root_filesystem": read_only_root,
+        "capabilities": {"drop": ["ALL"]},
+        "seccomp_profile": {"type": "RuntimeDefault"},
+    }
+
+
 def container_security(role: PodRole) -> dict[str, Any]:
     if role.root_init:
         return {
@@ -45,15 +66,8 @@ def container_security(role: PodRole) -> dict[str, Any]:
             "capabilities": {"drop": ["ALL"], "add": list(ROCKER_INIT_CAPABILITIES)},
             "seccomp_profile": {"type": "RuntimeDefault"},
         }
-    return {
-        "run_as_non_root": True,
-        "run_as_user": role.run_as_user,
-        "run_as_group": role.fs_group if role.fs_group is not None else role.run_as_user,
-        "allow_privilege_escalation": False,
-        "read_only_root_filesystem": role.read_only_root,
-        "capabilities": {"drop": ["ALL"]},
-        "seccomp_profile": {"type": "RuntimeDefault"},
-    }
+    group = role.fs_group if role.fs_group is not None else role.run_as_user
+    return restricted_security(role.run_as_user, group, role.read_only_root)
 
 
 def _installer_container(engine: Engine, role: PodRole) -> dict[str, Any]:
@@ -69,10 +83,9 @@ def _installer_container(engine: Engine, role: PodRole) -> dict[str, Any]:
             *thread_env("1"),
         ],
         "resources": resources(role.cpu, role.memory),
-        "security_context": container_security(
-            PodRole(
-                component="installer", image=installer.image, cpu=role.cpu, memory=role.memory, fs_group=role.fs_group
-            )
+        # Non-root even beside a root-init main container: installing packages needs no root.
+        "security_context": restricted_security(
+            NON_ROOT_UID, role.fs_group if role.fs_group is not None else NON_ROOT_UID, read_only_root=True
         ),
         "volume_mounts": [
             {"name": SCRIPTS_VOLUME, "mount_path": SCRIPTS_DIR, "read_only": True},
@@ -133,10 +146,12 @@ def pod_spec(
     mounts: list[dict[str, Any]] = [{"name": SCRIPTS_VOLUME, "mount_path": SCRIPTS_DIR, "read_only": True}]
     volumes: list[dict[str, Any]] = [
         {"name": SCRIPTS_VOLUME, "config_map": {"name": scripts_config_map, "default_mode": 0o555}},
-        {"name": TMP_VOLUME, "empty_dir": {"size_limit": "2Gi"}},
     ]
     if not role.root_init:
         mounts.append({"name": TMP_VOLUME, "mount_path": TMP_DIR})
+    if not role.root_init or engine.installer is not None:
+        # Scratch space for read-only roots and for the package installer.
+        volumes.append({"name": TMP_VOLUME, "empty_dir": {"size_limit": "2Gi"}})
     if role.mount_settings:
         # Whole-directory mount (no subPath): the kubelet refreshes it when the worker count changes.
         mounts.append({"name": SETTINGS_VOLUME, "mount_path": SETTINGS_DIR, "read_only": True})

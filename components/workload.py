@@ -51,8 +51,6 @@ class Workload(pulumi.ComponentResource):
     """Name of the user-facing Service, if the role has one."""
     ui_address: pulumi.Output[str | None] | None
     """LoadBalancer address of that Service (None until assigned, or for ClusterIP)."""
-    endpoint_host: pulumi.Output[str] | None
-    """DNS name clients dial, if the role has an endpoint."""
 
     def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubepar:k8s:Workload", name, None, opts)
@@ -117,9 +115,9 @@ class Workload(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.endpoint_host = None
         if role.endpoint_port is not None:
-            endpoint = k8s.core.v1.Service(
+            # Clients find it at engines.endpoint_host(), which the engine writes into their env.
+            k8s.core.v1.Service(
                 f"{name}-endpoint",
                 # Clients address it by DNS, so the name is fixed (and short).
                 metadata=object_meta(args.namespace, meta_labels, name=ENDPOINT_SERVICE),
@@ -154,7 +152,6 @@ class Workload(pulumi.ComponentResource):
                 ],
                 child,
             )
-            self.endpoint_host = pulumi.Output.concat(endpoint.metadata.name, ".", args.namespace, ".svc.cluster.local")
 
         self.ui_service = None
         self.ui_address = None
@@ -221,7 +218,6 @@ class Workload(pulumi.ComponentResource):
                 "deployment": self.deployment,
                 "ui_service": self.ui_service,
                 "ui_address": self.ui_address,
-                "endpoint_host": self.endpoint_host,
             }
         )
 
