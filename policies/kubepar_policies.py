@@ -303,24 +303,23 @@ def _namespaces_have_network_policy(args: StackValidationArgs, report: ReportVio
 # ---------------------------------------------------------------- GKE
 
 
-def _cluster_rule(check: Callable[[Mapping[str, Any]], str | None]):
-    def run(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        if args.resource_type == CLUSTER:
-            problem = check(args.props or {})
-            if problem:
-                report(f"GKE cluster '{args.name}' {problem}", None)
+def _props_rule(resource_type: str, what: str, check: Callable[[Mapping[str, Any]], str | None]):
+    """A rule on one resource type whose check returns the problem (or None)."""
 
-    return run
+    def run(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        problem = check(args.props or {})
+        if problem:
+            report(f"{what} '{args.name}' {problem}", None)
+
+    return _only(resource_type, run)
+
+
+def _cluster_rule(check: Callable[[Mapping[str, Any]], str | None]):
+    return _props_rule(CLUSTER, "GKE cluster", check)
 
 
 def _pool_rule(check: Callable[[Mapping[str, Any]], str | None]):
-    def run(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        if args.resource_type == NODE_POOL:
-            problem = check(args.props or {})
-            if problem:
-                report(f"GKE node pool '{args.name}' {problem}", None)
-
-    return run
+    return _props_rule(NODE_POOL, "GKE node pool", check)
 
 
 def _authorized_networks(props: Mapping[str, Any]) -> str | None:
