@@ -173,6 +173,10 @@ class _Reader:
     def fail(self, key: str, message: str) -> None:
         self.problems.append(f"{PROJECT}:{key}: {message}")
 
+    def failed(self, *keys: str) -> bool:
+        """Whether any of these keys already has a problem (so checks built on it are moot)."""
+        return any(p.startswith(f"{PROJECT}:{key}:") for p in self.problems for key in keys)
+
     def text(self, key: str) -> str:
         value = self.raw.get(key)
         return DEFAULTS.get(key, "") if value is None else str(value)
@@ -337,7 +341,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
 
     dask_version = read.parsed("daskVersion", _parse_dask_version, "use a Dask release such as 2026.8.0", "2026.8.0")
     packages = _packages(read, engine)
-    if engine == "dask" and not any(p.startswith(f"{PROJECT}:workerCpu:") for p in read.problems):
+    if engine == "dask" and not read.failed("workerCpu"):
         millis = quantities.cpu_millis(worker_cpu)
         if millis >= 1000 and millis % 1000:
             read.fail(
@@ -404,7 +408,7 @@ def _parse_gke(
     region = location.rsplit("-", 1)[0] if re.search(r"-[a-z]$", location) else location
 
     networks = read.cidrs("masterAuthorizedNetworks", "the Kubernetes API")
-    if not networks and not any(p.startswith(f"{PROJECT}:masterAuthorizedNetworks") for p in read.problems):
+    if not networks and not read.failed("masterAuthorizedNetworks"):
         read.fail(
             "masterAuthorizedNetworks",
             "empty; without it nobody (not even `pulumi up`) can reach the cluster API. "
@@ -439,7 +443,7 @@ def _parse_gke(
     else:
         shape = quantities.machine_shape(worker_machine)
         max_nodes = 1
-        if shape is not None and not _sizing_broken(read):
+        if shape is not None and not read.failed("workerCpu", "workerMemory"):
             per_node = quantities.workers_per_node(
                 shape, quantities.cpu_millis(worker_cpu), quantities.memory_bytes(worker_memory)
             )
@@ -468,10 +472,6 @@ def _parse_gke(
         worker_pool_max_nodes=max_nodes,
         workers_per_node=per_node,
     )
-
-
-def _sizing_broken(read: _Reader) -> bool:
-    return any(p.startswith(f"{PROJECT}:{key}:") for p in read.problems for key in ("workerCpu", "workerMemory"))
 
 
 def load() -> Settings:
