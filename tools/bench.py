@@ -67,20 +67,6 @@ for (k in names(res)) cat(k, median(res[[k]]), "\\n")
 """
 
 
-def session_env(capture: render.Capture, root: Path) -> dict[str, str]:
-    return pods.LocalContainer(capture, "scheduler", root).process_env()
-
-
-def start_ours(capture: render.Capture, root: Path, port: int, name: str) -> subprocess.Popen[bytes]:
-    worker = pods.LocalContainer(
-        capture,
-        "worker",
-        root,
-        env_overrides={"KUBEPAR_SCHEDULER_HOST": "127.0.0.1", "KUBEPAR_SCHEDULER_PORT": str(port)},
-    )
-    return worker.start(root / f"{name}.log")
-
-
 def start_chart(root: Path, port: int, name: str) -> subprocess.Popen[bytes]:
     argv = [part.format(port=port) for part in CHART_WORKER]
     return subprocess.Popen(
@@ -92,16 +78,16 @@ def join_latency(idle_seconds: list[int]) -> dict[tuple[int, str], float]:
     """Start all workers at once; at each idle mark, time a session's join per kind."""
     root = Path(tempfile.mkdtemp(prefix="kubepar-bench-"))
     capture = render.run_program("local")
-    env = session_env(capture, root)
     workers = []
     plan: list[tuple[int, str, int]] = []
     for idle in idle_seconds:
         for kind in ("kubepar", "chart"):
             port = pods.free_port()
             name = f"{kind}-{idle}"
-            workers.append(
-                start_ours(capture, root, port, name) if kind == "kubepar" else start_chart(root, port, name)
-            )
+            if kind == "kubepar":
+                workers.append(pods.r_worker(capture, root, port).start(root / f"{name}.log"))
+            else:
+                workers.append(start_chart(root, port, name))
             plan.append((idle, kind, port))
     started = time.monotonic()
     results: dict[tuple[int, str], float] = {}
@@ -113,7 +99,7 @@ def join_latency(idle_seconds: list[int]) -> dict[tuple[int, str], float]:
                 if mark == idle:
                     sessions[(mark, kind)] = subprocess.Popen(
                         ["Rscript", "-e", JOIN_SESSION.format(port=port)],
-                        env=env,
+                        env=pods.r_session_env(capture, root, port),
                         stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE,
                         text=True,
@@ -132,11 +118,11 @@ def r_session_with_two_workers(code: str) -> dict[str, float]:
     root = Path(tempfile.mkdtemp(prefix="kubepar-bench-"))
     capture = render.run_program("local")
     port = pods.free_port()
-    workers = [start_ours(capture, root, port, f"w{i}") for i in range(2)]
+    workers = [pods.r_worker(capture, root, port).start(root / f"w{i}.log") for i in range(2)]
     try:
         out = subprocess.run(
             ["Rscript", "-e", code.format(port=port)],
-            env=session_env(capture, root),
+            env=pods.r_session_env(capture, root, port),
             capture_output=True,
             text=True,
             timeout=900,

@@ -192,6 +192,22 @@ def require_r() -> None:
         raise RuntimeError(f"end-to-end tests need {missing}: .ci/run installs r-base-core and friends")
 
 
+def r_worker(capture: render.Capture, root: Path, port: int) -> LocalContainer:
+    """The rendered R worker, dialing a session on 127.0.0.1:port instead of the scheduler Service."""
+    return LocalContainer(
+        capture,
+        "worker",
+        root,
+        env_overrides={"KUBEPAR_SCHEDULER_HOST": "127.0.0.1", "KUBEPAR_SCHEDULER_PORT": str(port)},
+    )
+
+
+def r_session_env(capture: render.Capture, root: Path, port: int) -> dict[str, str]:
+    """The environment an RStudio session gets from the rendered scheduler, listening on ``port``."""
+    session = LocalContainer(capture, "scheduler", root, env_overrides={"KUBEPAR_WORKER_PORT": str(port)})
+    return session.process_env()
+
+
 def python_path_env() -> dict[str, str]:
     """PATH with this interpreter's folder first: the Dask images have dask on PATH."""
     return {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}

@@ -44,10 +44,7 @@ class RCluster:
     workers: list[subprocess.Popen[bytes]]
 
     def session_env(self) -> dict[str, str]:
-        session = pods.LocalContainer(
-            self.capture, "scheduler", self.root, env_overrides={"KUBEPAR_WORKER_PORT": str(self.port)}
-        )
-        return session.process_env()
+        return pods.r_session_env(self.capture, self.root, self.port)
 
     def run_session(self, code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -72,13 +69,7 @@ class RCluster:
         )
 
     def start_worker(self, index: int) -> subprocess.Popen[bytes]:
-        worker = pods.LocalContainer(
-            self.capture,
-            "worker",
-            self.root,
-            env_overrides={"KUBEPAR_SCHEDULER_HOST": "127.0.0.1", "KUBEPAR_SCHEDULER_PORT": str(self.port)},
-        )
-        process = worker.start(self.root / f"worker-{index}.log")
+        process = pods.r_worker(self.capture, self.root, self.port).start(self.root / f"worker-{index}.log")
         self.workers.append(process)
         return process
 
