@@ -1,18 +1,21 @@
 """kubepar: a parallel R or Dask cluster on Kubernetes in one Pulumi stack.
 
 Loads and validates the stack config, then builds the components in
-dependency order: network, GKE cluster and pools (platform gke only), the
-namespace, the engine's files, and one Workload per engine role (R:
-RStudio and workers; Dask: JupyterLab, scheduler and workers).
+dependency order: project APIs, network, GKE cluster and pools (platform gke
+only), the namespace (once the last outputs allow the change), the home
+volume, the engine's files, and one Workload per engine role (R: RStudio and
+workers; Dask: JupyterLab, scheduler and workers).
 """
 
 import pulumi
 import pulumi_random as random
 
-from components import config
+from components import config, previous
+from components.apis import ProjectApis, ProjectApisArgs
 from components.cluster import Cluster, ClusterArgs
 from components.engine_files import EngineFiles, EngineFilesArgs
 from components.engines import DASK_DASHBOARD_PORT, engine_for
+from components.home import Home, HomeArgs
 from components.labels import WORKER_TAINT_KEY
 from components.namespace import Namespace, NamespaceArgs
 from components.network import Network, NetworkArgs
@@ -25,6 +28,7 @@ workload = settings.workload
 
 if settings.gke is not None:
     gke = settings.gke
+    apis = ProjectApis("kubepar-apis", ProjectApisArgs(project=gke.project))
     network = Network(
         "kubepar",
         NetworkArgs(
@@ -33,6 +37,7 @@ if settings.gke is not None:
             node_cidr=gke.node_cidr,
             pod_cidr=gke.pod_cidr,
             service_cidr=gke.service_cidr,
+            apis=tuple(apis.services),
         ),
     )
     cluster = Cluster(
@@ -46,7 +51,11 @@ if settings.gke is not None:
             service_range_name=network.service_range_name,
             release_channel=gke.release_channel,
             master_authorized_networks=gke.master_authorized_networks,
-            deletion_protection=gke.deletion_protection,
+            deletion_protection=workload.deletion_protection,
+            maintenance_days=gke.maintenance_days,
+            maintenance_start=gke.maintenance_start,
+            maintenance_hours=config.MAINTENANCE_HOURS,
+            apis=tuple(apis.services),
             stack=settings.stack,
         ),
     )
@@ -102,7 +111,22 @@ else:
 engine = engine_for(workload)
 namespace = Namespace(
     "kubepar",
-    NamespaceArgs(name=workload.namespace, stack=settings.stack, roles=tuple(r.component for r in engine.roles)),
+    NamespaceArgs(
+        # Refused here if the change would delete the home volume.
+        name=previous.guard(workload, workload.namespace),
+        stack=settings.stack,
+        roles=tuple(r.component for r in engine.roles),
+    ),
+    opts=k8s_opts,
+)
+home = Home(
+    "kubepar-home",
+    HomeArgs(
+        namespace=namespace.name,
+        stack=settings.stack,
+        size=workload.home_size,
+        protect=workload.deletion_protection,
+    ),
     opts=k8s_opts,
 )
 files = EngineFiles(
@@ -122,6 +146,7 @@ workloads = {
             scripts_config_map=files.scripts_config_map,
             settings_config_map=files.settings_config_map,
             password=password if role.password_env else None,
+            home_claim=home.claim if role.home else None,
             on_gke=settings.gke is not None,
         ),
         opts=k8s_opts,
@@ -162,5 +187,10 @@ if engine.name == "dask":
     pulumi.export("daskVersion", workload.dask_version)
 else:
     pulumi.export("rVersion", workload.r_version)
+    pulumi.export("cranRepository", workload.cran_repository)
 pulumi.export("namespace", namespace.name)
 pulumi.export("workers", workload.workers)
+# Read back by the next `pulumi up` (components/previous.py).
+pulumi.export("packages", list(workload.packages))
+pulumi.export("homeClaim", home.claim)
+pulumi.export("homeSize", workload.home_size)

@@ -15,10 +15,14 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components.propagation import IamPropagation
 from components.providers import gke_kubeconfig
 
 # The only role GKE nodes need: write logs and metrics, read their own config.
 NODE_ROLE = "roles/container.defaultNodeServiceAccount"
+# A Saturday: recurring windows need a first occurrence; the RRULE picks the days.
+MAINTENANCE_REFERENCE_DAY = "2025-01-04"
+MAINTENANCE_REFERENCE_NEXT_DAY = "2025-01-05"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,7 +44,15 @@ class ClusterArgs:
     master_authorized_networks: tuple[str, ...]
     """CIDRs allowed to reach the API endpoint."""
     deletion_protection: bool
-    """GKE refuses to delete the cluster while true."""
+    """GKE refuses to delete the cluster while true, and Pulumi protects it."""
+    maintenance_days: tuple[str, ...]
+    """Weekdays (MO..SU) of the maintenance windows."""
+    maintenance_start: str
+    """Start of each window, HH:MM UTC."""
+    maintenance_hours: int
+    """Length of each window."""
+    apis: tuple[pulumi.Resource, ...] = ()
+    """Enabled project services every GCP resource here waits for."""
     stack: str
     """Stack name, for resource labels."""
 
@@ -54,7 +66,7 @@ class Cluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubepar:gke:Cluster", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, depends_on=list(args.apis))
 
         node_account = gcp.serviceaccount.Account(
             f"{name}-nodes",
@@ -70,6 +82,17 @@ class Cluster(pulumi.ComponentResource):
             role=NODE_ROLE,
             member=node_account.email.apply(lambda email: f"serviceAccount:{email}"),
             opts=child,
+        )
+        # GKE refuses a service account for a while after it is created and
+        # granted: wait once here instead of failing the first `pulumi up`.
+        node_role_ready = IamPropagation(f"{name}-nodes-ready", grant=node_role.id, opts=child)
+
+        start = f"{MAINTENANCE_REFERENCE_DAY}T{args.maintenance_start}:00Z"
+        end_hour = int(args.maintenance_start[:2]) + args.maintenance_hours
+        end = (
+            f"{MAINTENANCE_REFERENCE_DAY}T{end_hour:02d}:{args.maintenance_start[3:]}:00Z"
+            if end_hour < 24
+            else f"{MAINTENANCE_REFERENCE_NEXT_DAY}T{end_hour - 24:02d}:{args.maintenance_start[3:]}:00Z"
         )
 
         cluster = gcp.container.Cluster(
@@ -118,9 +141,24 @@ class Cluster(pulumi.ComponentResource):
             },
             # No client certificate: access goes through IAM only.
             master_auth={"client_certificate_config": {"issue_client_certificate": False}},
+            # Upgrades (nodes restart, pods move) only inside these windows,
+            # never in the middle of a working day.
+            maintenance_policy={
+                "recurring_window": {
+                    "start_time": start,
+                    "end_time": end,
+                    "recurrence": f"FREQ=WEEKLY;BYDAY={','.join(args.maintenance_days)}",
+                }
+            },
             deletion_protection=args.deletion_protection,
             resource_labels={"app": "kubepar", "stack": args.stack},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_role]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[node_role_ready, *args.apis],
+                # With deletion protection, Pulumi refuses at preview to delete
+                # or replace it: `pulumi destroy` stops before deleting anything.
+                protect=args.deletion_protection,
+            ),
         )
 
         kubeconfig = pulumi.Output.all(

@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,6 +61,21 @@ _CRAN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]$")
 # A pinned pip requirement: name[extras]==version (PEP 508 names, PEP 440 versions).
 _PINNED_REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[A-Za-z0-9,._-]+\])?==([A-Za-z0-9.+!_-]+)$")
 _DASK_VERSION = re.compile(r"^\d{4}\.\d{1,2}\.\d+$")
+_SNAPSHOT_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_MAINTENANCE = re.compile(r"((?:MO|TU|WE|TH|FR|SA|SU)(?:,(?:MO|TU|WE|TH|FR|SA|SU))*) ([01][0-9]|2[0-3]):([0-5][0-9])")
+# Stack names go into the node service account id (kubepar-<stack>-nodes, at
+# most 30 characters) and into label values: lowercase, digits and '-'.
+_STACK_NAME = re.compile(r"[a-z]([a-z0-9-]{0,14}[a-z0-9])?")
+MAINTENANCE_HOURS = 6
+# Python of the Dask images kubepar runs (the `<release>-py<python>` tag).
+DASK_PYTHON = "3.11"
+# R packages kubepar itself needs in every R pod (kubepar.R and the worker
+# loop); the init container always installs them, with kubepar:packages.
+R_CORE_PACKAGES = ("future", "future.apply", "parallelly")
+# Packages the Dask images themselves provide: a pin of one of these would
+# silently replace the engine's own version on some pods.
+DASK_IMAGE_PACKAGES = ("dask", "distributed", "numpy", "pandas", "bokeh", "cloudpickle", "tornado", "msgpack")
 _R_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _GCP_LOCATION = re.compile(r"^[a-z]+-[a-z]+\d+(-[a-z])?$")
@@ -80,8 +96,10 @@ class GkeSettings:
     """GKE release channel: RAPID, REGULAR or STABLE."""
     master_authorized_networks: tuple[str, ...]
     """CIDRs allowed to reach the Kubernetes API endpoint."""
-    deletion_protection: bool
-    """When true, GKE refuses to delete the cluster (``pulumi destroy`` fails)."""
+    maintenance_days: tuple[str, ...]
+    """Weekdays (MO..SU) on which GKE may upgrade nodes and the control plane."""
+    maintenance_start: str
+    """Start of each day's maintenance window, HH:MM in UTC; it lasts MAINTENANCE_HOURS."""
     node_cidr: str
     """Primary range of the subnet: node addresses."""
     pod_cidr: str
@@ -136,6 +154,14 @@ class WorkloadSettings:
     """Seconds one worker attempt keeps dialing before it restarts (bounds join delay)."""
     worker_pool_selector: bool
     """Pin workers to the tainted worker pool and the scheduler to the system pool."""
+    deletion_protection: bool
+    """Protect the cluster and the home volume: ``pulumi destroy`` refuses before deleting anything."""
+    replace_home: bool
+    """Allow a namespace change that replaces the home volume (its data is lost); false refuses."""
+    cran_snapshot: str
+    """Date (YYYY-MM-DD) of the Posit Package Manager snapshot every R pod installs from."""
+    cran_repository: str
+    """URL of that snapshot for the rocker image's Ubuntu release (Linux binaries)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -256,9 +282,58 @@ def _parse_r_version(value: str) -> str:
     return value
 
 
+def ubuntu_series(r_version: str) -> str:
+    """Ubuntu release of the rocker images for an R version (rocker-versioned2 build/args/history.tsv)."""
+    major, minor, patch = (int(part) for part in r_version.split("."))
+    if (major, minor, patch) >= (4, 4, 2):
+        return "noble"
+    if (major, minor) >= (4, 2):
+        return "jammy"
+    return "focal"
+
+
+def cran_repository(r_version: str, snapshot: str) -> str:
+    """The dated Posit Package Manager snapshot of Linux binaries for the rocker image of ``r_version``.
+
+    rocker's own Rprofile.site points at the same host, but for the current R
+    release at the moving ``latest``: pinning the date keeps every pod on
+    identical package versions.
+    """
+    return f"https://p3m.dev/cran/__linux__/{ubuntu_series(r_version)}/{snapshot}"
+
+
+def _parse_snapshot(value: str) -> str:
+    if not _SNAPSHOT_DATE.fullmatch(value):
+        raise ValueError("expected a date YYYY-MM-DD such as 2025-10-30")
+    day = date.fromisoformat(value)
+    if day < date(2020, 1, 1) or day > date.today():
+        raise ValueError("the snapshot date must lie between 2020-01-01 and today")
+    return value
+
+
+def _parse_maintenance(value: str) -> tuple[tuple[str, ...], str]:
+    match = _MAINTENANCE.fullmatch(value)
+    if not match:
+        raise ValueError("expected DAYS HH:MM in UTC, such as SA,SU 01:00")
+    days = tuple(day for day in _WEEKDAYS if day in match[1].split(","))
+    if len(days) < 2:
+        # GKE wants 48 hours of windows in any 32 days: two 6-hour days a week give about 55.
+        raise ValueError(f"name at least two days: GKE needs 48 hours of windows a month ({MAINTENANCE_HOURS} h each)")
+    return days, f"{match[2]}:{match[3]}"
+
+
+def _check_stack_name(read: _Reader, stack: str) -> None:
+    if not _STACK_NAME.fullmatch(stack):
+        read.problems.append(
+            f"stack name {stack!r}: kubepar puts it into service account ids and labels, so it must be "
+            "1-16 lowercase letters, digits or '-', starting with a letter; "
+            "create a stack with such a name (`pulumi stack init dev-eu`)"
+        )
+
+
 def _parse_dask_version(value: str) -> str:
     if not _DASK_VERSION.match(value):
-        raise ValueError("expected YEAR.MONTH.PATCH such as 2026.8.0")
+        raise ValueError("expected YEAR.MONTH.PATCH such as 2026.7.1")
     return value
 
 
@@ -278,6 +353,14 @@ def _packages(read: _Reader, engine: str) -> list[str]:
             problem = f"{spec!r} is not a pinned requirement; write name==version, such as xarray==2025.1.2"
         if name is None:
             read.fail("packages", problem)
+        elif engine == "r" and name in R_CORE_PACKAGES:
+            continue  # kubepar installs these anyway
+        elif engine == "dask" and name in DASK_IMAGE_PACKAGES:
+            read.fail(
+                "packages",
+                f"{spec!r} would replace the Dask image's own {name}, so pods would run another version than "
+                "daskVersion and break; remove it (change daskVersion to move Dask itself)",
+            )
         elif name in names:
             read.fail("packages", f"{spec!r} is listed twice")
         else:
@@ -299,8 +382,11 @@ def _parse_memory(value: str) -> str:
 
 
 def _parse_namespace(value: str) -> str:
-    if not _DNS_LABEL.match(value):
+    if not _DNS_LABEL.fullmatch(value):
         raise ValueError("a namespace is lowercase letters, digits and '-', at most 63")
+    if value.startswith("kube-") or value == "default":
+        # Kubernetes' own namespaces: kubepar would share them, and destroy would empty them.
+        raise ValueError("kube-* and default belong to Kubernetes; use a namespace of the stack's own")
     return value
 
 
@@ -338,8 +424,10 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
     if worker_port == 8787:
         read.fail("workerPort", "8787 is RStudio's port; use another, such as 11562")
     setup_timeout = read.integer("workerSetupTimeout", 1, 60, "a few seconds keeps idle workers quick to join")
+    cran_snapshot = read.parsed("cranSnapshot", _parse_snapshot, "use the date of a package snapshot", "2025-10-30")
+    _check_stack_name(read, stack)
 
-    dask_version = read.parsed("daskVersion", _parse_dask_version, "use a Dask release such as 2026.8.0", "2026.8.0")
+    dask_version = read.parsed("daskVersion", _parse_dask_version, "use a Dask release such as 2026.7.1", "2026.7.1")
     packages = _packages(read, engine)
     if engine == "dask" and not read.failed("workerCpu"):
         millis = quantities.cpu_millis(worker_cpu)
@@ -356,9 +444,12 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
     gke: GkeSettings | None = None
     if platform == "gke":
         gke = _parse_gke(read, gcp_project, workers, worker_cpu, worker_memory)
+        _check_scheduler_fits(read, gke, scheduler_cpu, scheduler_memory)
     elif raw.get("masterAuthorizedNetworks"):
         read.fail("masterAuthorizedNetworks", "only applies to platform gke; remove it")
 
+    deletion_protection = read.boolean("deletionProtection")
+    replace_home = read.boolean("replaceHome")
     if read.problems:
         raise ConfigError(read.problems)
 
@@ -379,6 +470,10 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
         worker_port=worker_port,
         worker_setup_timeout=setup_timeout,
         worker_pool_selector=platform == "gke",
+        deletion_protection=deletion_protection,
+        replace_home=replace_home,
+        cran_snapshot=cran_snapshot,
+        cran_repository=cran_repository(r_version, cran_snapshot),
     )
     return Settings(
         stack=stack,
@@ -436,6 +531,11 @@ def _parse_gke(
                 "(FAMILY-standard|highmem|highcpu-N, e2-medium, FAMILY-custom-CPUS-MB)",
             )
 
+    weekend: tuple[str, ...] = ("SA", "SU")
+    maintenance = read.parsed(
+        "maintenanceWindow", _parse_maintenance, "GKE upgrades only inside it", (weekend, "01:00")
+    )
+
     max_nodes_raw = read.raw.get("workerPoolMaxNodes")
     per_node: int | None = None
     if max_nodes_raw not in (None, ""):
@@ -462,7 +562,8 @@ def _parse_gke(
         region=region,
         release_channel=read.choice("releaseChannel", RELEASE_CHANNELS),
         master_authorized_networks=networks,
-        deletion_protection=read.boolean("deletionProtection"),
+        maintenance_days=maintenance[0],
+        maintenance_start=maintenance[1],
         node_cidr=node_cidr,
         pod_cidr=pod_cidr,
         service_cidr=service_cidr,
@@ -472,6 +573,21 @@ def _parse_gke(
         worker_pool_max_nodes=max_nodes,
         workers_per_node=per_node,
     )
+
+
+def _check_scheduler_fits(read: _Reader, gke: GkeSettings, cpu: str, memory: str) -> None:
+    """The scheduler (and the Dask notebook) must fit on one system node, or it stays Pending."""
+    shape = quantities.machine_shape(gke.system_machine_type)
+    if shape is None or read.failed("schedulerCpu", "schedulerMemory"):
+        return
+    if quantities.workers_per_node(shape, quantities.cpu_millis(cpu), quantities.memory_bytes(memory)) == 0:
+        cpu_left, memory_left = quantities.allocatable(shape)
+        read.fail(
+            "schedulerMemory" if quantities.memory_bytes(memory) > memory_left else "schedulerCpu",
+            f"the scheduler ({cpu} CPU, {memory}) does not fit on a {gke.system_machine_type} system node, "
+            f"which has {cpu_left}m CPU and {memory_left // 1024**2}Mi left after GKE's reservations; "
+            "its pod would stay Pending. Lower schedulerCpu/schedulerMemory or choose a larger systemMachineType",
+        )
 
 
 def load() -> Settings:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from components import quantities
-from components.config import WorkloadSettings
+from components.config import DASK_PYTHON, R_CORE_PACKAGES, WorkloadSettings
 
 WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
 SCRIPTS_DIR = "/etc/kubepar/scripts"
@@ -32,6 +32,13 @@ JUPYTER_PORT = 8888
 DASK_SCHEDULER_PORT = 8786
 DASK_DASHBOARD_PORT = 8787
 DASK_WORKER_DASHBOARD_PORT = 8789
+
+# GKE Spot preemption gives non-system pods about 15 s, whatever the pod asks for.
+SPOT_GRACE_SECONDS = 15
+# The Dask worker's retirement (preStop) must end before that, with time to close.
+DASK_RETIRE_SECONDS = 10
+# Where the Dask installer's prefix keeps its packages, under PACKAGES_DIR.
+PYTHON_SITE_PACKAGES = f"lib/python{DASK_PYTHON}/site-packages"
 
 # rocker's s6 init runs as root to set up the rstudio user and then drops to
 # it; these are the capabilities that needs (the container default set without
@@ -48,6 +55,9 @@ class Probe:
     port: int
     path: str | None = None
     """HTTP path; None means a TCP connect."""
+    liveness: bool = True
+    """Also restart the container when the check fails. Off where a busy process
+    can miss a check (Dask's event loop blocks for seconds under load)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,9 +117,16 @@ class PodRole:
     mount_settings: bool = False
     """Mount the live settings ConfigMap (worker count) at SETTINGS_DIR."""
     read_only_root: bool = True
+    tmp_size: str = "2Gi"
+    """Size limit of the /tmp scratch volume."""
     grace_seconds: int = 30
     await_rollout: bool = True
     """False: `pulumi up` does not wait for these pods (workers may wait for autoscaled nodes)."""
+    safe_to_evict: bool = True
+    """False: the cluster autoscaler never evicts these pods to consolidate nodes (they hold work)."""
+    disruption_budget: bool = False
+    """A PodDisruptionBudget that admits no voluntary eviction: a node drain waits for it
+    (GKE waits up to an hour, inside the maintenance window)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,14 +160,19 @@ def whole_cpus(cpu: str) -> str:
 def r_engine(settings: WorkloadSettings) -> Engine:
     """RStudio is the scheduler: its R session listens for workers that dial in."""
     r_base = f"rocker/r-ver:{settings.r_version}"
-    installer = None
-    if settings.packages:
-        installer = Installer(
-            image=r_base,
-            command=("Rscript", f"{SCRIPTS_DIR}/install-packages.R"),
-            env=(("KUBEPAR_PACKAGES", " ".join(settings.packages)), ("KUBEPAR_LIBRARY", PACKAGES_DIR)),
-            path_env=("R_LIBS", f"{PACKAGES_DIR}:{ROCKER_LIBS}"),
-        )
+    # The rocker images hold base R, littler and docopt only: kubepar's own
+    # packages come from the init container on every R pod, from one dated
+    # snapshot, so scheduler and workers load identical versions.
+    installer = Installer(
+        image=r_base,
+        command=("Rscript", f"{SCRIPTS_DIR}/install-packages.R"),
+        env=(
+            ("KUBEPAR_PACKAGES", " ".join((*R_CORE_PACKAGES, *settings.packages))),
+            ("KUBEPAR_LIBRARY", PACKAGES_DIR),
+            ("KUBEPAR_CRAN", settings.cran_repository),
+        ),
+        path_env=("R_LIBS", f"{PACKAGES_DIR}:{ROCKER_LIBS}"),
+    )
     scheduler = PodRole(
         component="scheduler",
         image=f"rocker/rstudio:{settings.r_version}",
@@ -161,6 +183,8 @@ def r_engine(settings: WorkloadSettings) -> Engine:
             ("KUBEPAR_WORKERS_FILE", f"{SETTINGS_DIR}/workers"),
             ("KUBEPAR_WORKER_PORT", str(settings.worker_port)),
             ("KUBEPAR_NAMESPACE", settings.namespace),
+            # install.packages() in RStudio uses the same snapshot as the pods.
+            ("KUBEPAR_CRAN", settings.cran_repository),
         ),
         cpu=settings.scheduler_cpu,
         memory=settings.scheduler_memory,
@@ -176,6 +200,8 @@ def r_engine(settings: WorkloadSettings) -> Engine:
         endpoint_clients=("worker",),
         mount_settings=True,
         read_only_root=False,
+        safe_to_evict=False,
+        disruption_budget=True,
     )
     worker = PodRole(
         component="worker",
@@ -190,9 +216,11 @@ def r_engine(settings: WorkloadSettings) -> Engine:
         memory=settings.worker_memory,
         replicas=settings.workers,
         pool="workers",
-        # The dial loop exits within a second of SIGTERM.
-        grace_seconds=15,
+        # The dial loop exits within a second of SIGTERM; Spot allows about 15 s.
+        grace_seconds=SPOT_GRACE_SECONDS,
         await_rollout=False,
+        # A PSOCK call fails when one of its workers goes.
+        safe_to_evict=False,
     )
     return Engine(
         name="r",
@@ -205,7 +233,7 @@ def r_engine(settings: WorkloadSettings) -> Engine:
 
 def dask_engine(settings: WorkloadSettings) -> Engine:
     """JupyterLab for the user, a Dask scheduler, and workers that connect to it."""
-    version = settings.dask_version
+    version = f"{settings.dask_version}-py{DASK_PYTHON}"
     scheduler_address = f"tcp://{endpoint_host(settings)}:{DASK_SCHEDULER_PORT}"
     installer = None
     if settings.packages:
@@ -213,7 +241,7 @@ def dask_engine(settings: WorkloadSettings) -> Engine:
             image=f"ghcr.io/dask/dask:{version}",
             command=("sh", f"{SCRIPTS_DIR}/install-packages.sh"),
             env=(("KUBEPAR_PACKAGES", " ".join(settings.packages)), ("KUBEPAR_LIBRARY", PACKAGES_DIR)),
-            path_env=("PYTHONPATH", PACKAGES_DIR),
+            path_env=("PYTHONPATH", f"{PACKAGES_DIR}/{PYTHON_SITE_PACKAGES}"),
         )
     notebook = PodRole(
         component="notebook",
@@ -233,6 +261,8 @@ def dask_engine(settings: WorkloadSettings) -> Engine:
         # Workers send results straight to the client for some operations.
         peers=("worker",),
         read_only_root=False,
+        safe_to_evict=False,
+        disruption_budget=True,
     )
     scheduler = PodRole(
         component="scheduler",
@@ -248,16 +278,24 @@ def dask_engine(settings: WorkloadSettings) -> Engine:
         cpu=settings.scheduler_cpu,
         memory=settings.scheduler_memory,
         ports=(("tcp-comm", DASK_SCHEDULER_PORT), ("http-dashboard", DASK_DASHBOARD_PORT)),
-        probe=Probe(port=DASK_DASHBOARD_PORT, path="/health"),
+        # No liveness check: a scheduler busy with a large graph blocks its
+        # event loop for seconds, and a restart would lose every task.
+        probe=Probe(port=DASK_DASHBOARD_PORT, path="/health", liveness=False),
         # The dashboard, not the scheduler port, is what users may reach.
         exposed_port=DASK_DASHBOARD_PORT,
         endpoint_port=DASK_SCHEDULER_PORT,
         endpoint_clients=("worker", "notebook"),
+        safe_to_evict=False,
+        disruption_budget=True,
     )
     worker = PodRole(
         component="worker",
         image=f"ghcr.io/dask/dask:{version}",
-        env=(("DASK_SCHEDULER_ADDRESS", scheduler_address),),
+        env=(
+            ("DASK_SCHEDULER_ADDRESS", scheduler_address),
+            # The preStop hook's budget: Spot preemption leaves pods about 15 s.
+            ("KUBEPAR_RETIRE_TIMEOUT", str(DASK_RETIRE_SECONDS)),
+        ),
         # The pod name is the worker's name, so the preStop hook can retire it by name.
         field_env=(("KUBEPAR_WORKER_NAME", "metadata.name"),),
         pre_stop=("python", f"{SCRIPTS_DIR}/retire-worker.py"),
@@ -278,12 +316,14 @@ def dask_engine(settings: WorkloadSettings) -> Engine:
         cpu=settings.worker_cpu,
         memory=settings.worker_memory,
         ports=(("http-dashboard", DASK_WORKER_DASHBOARD_PORT),),
-        probe=Probe(port=DASK_WORKER_DASHBOARD_PORT, path="/health"),
+        probe=Probe(port=DASK_WORKER_DASHBOARD_PORT, path="/health", liveness=False),
         replicas=settings.workers,
         pool="workers",
         peers=("scheduler", "worker", "notebook"),
-        # Time for the worker to hand its results to others before it goes.
-        grace_seconds=60,
+        # Dask spills to /tmp when memory fills: room for twice its memory limit.
+        tmp_size=f"{2 * quantities.memory_bytes(settings.worker_memory) // 1024**2}Mi",
+        # GKE gives Spot pods about 15 s whatever this says; retirement fits inside.
+        grace_seconds=SPOT_GRACE_SECONDS,
         await_rollout=False,
     )
     return Engine(

@@ -20,7 +20,7 @@ from components.labels import labels, namespace_labels, object_meta
 
 @dataclass(frozen=True, kw_only=True)
 class NamespaceArgs:
-    name: str
+    name: pulumi.Input[str]
     """Namespace name; users type it in kubectl, so it is fixed, not generated."""
     stack: str
     """Stack name, for labels."""

@@ -30,6 +30,8 @@ class NetworkArgs:
     """Secondary range ``pods``."""
     service_cidr: str
     """Secondary range ``services``."""
+    apis: tuple[pulumi.Resource, ...] = ()
+    """Enabled project services (Compute) the network waits for."""
 
 
 class Network(pulumi.ComponentResource):
@@ -40,7 +42,7 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubepar:gcp:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, depends_on=list(args.apis))
 
         vpc = gcp.compute.Network(
             f"{name}-vpc",

@@ -103,11 +103,21 @@ def _probes(role: PodRole) -> dict[str, Any]:
         if role.probe.path
         else {"tcp_socket": {"port": role.probe.port}}
     )
-    return {
+    probes = {
         "startup_probe": {**check, "period_seconds": 5, "failure_threshold": 60},
         "readiness_probe": {**check, "period_seconds": 10},
-        "liveness_probe": {**check, "period_seconds": 20, "failure_threshold": 3},
     }
+    if role.probe.liveness:
+        probes["liveness_probe"] = {**check, "period_seconds": 20, "failure_threshold": 3}
+    return probes
+
+
+def pod_annotations(role: PodRole) -> dict[str, str]:
+    """Annotations of the pod template."""
+    if role.safe_to_evict:
+        return {}
+    # The cluster autoscaler would otherwise move these pods to empty a node.
+    return {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}
 
 
 def pod_spec(
@@ -151,7 +161,7 @@ def pod_spec(
         mounts.append({"name": TMP_VOLUME, "mount_path": TMP_DIR})
     if not role.root_init or engine.installer is not None:
         # Scratch space for read-only roots and for the package installer.
-        volumes.append({"name": TMP_VOLUME, "empty_dir": {"size_limit": "2Gi"}})
+        volumes.append({"name": TMP_VOLUME, "empty_dir": {"size_limit": role.tmp_size}})
     if role.mount_settings:
         # Whole-directory mount (no subPath): the kubelet refreshes it when the worker count changes.
         mounts.append({"name": SETTINGS_VOLUME, "mount_path": SETTINGS_DIR, "read_only": True})

@@ -36,6 +36,9 @@ def gke_kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str
                     "exec": {
                         "apiVersion": "client.authentication.k8s.io/v1beta1",
                         "command": "gke-gcloud-auth-plugin",
+                        # The same identity as the GCP provider (Application
+                        # Default Credentials), not gcloud's own login.
+                        "args": ["--use_application_default_credentials"],
                         "installHint": "Install gke-gcloud-auth-plugin: "
                         "gcloud components install gke-gcloud-auth-plugin",
                         "provideClusterInfo": True,

@@ -103,10 +103,16 @@ def gke_reserved_memory_bytes(memory: int) -> int:
     return int(reserved) + 100 * 1024**2
 
 
-def workers_per_node(shape: MachineShape, worker_cpu_millis: int, worker_memory: int) -> int:
-    """How many workers of this size fit on one node after reservations and DaemonSets."""
+def allocatable(shape: MachineShape) -> tuple[int, int]:
+    """CPU millis and memory bytes left for our pods on one node, after reservations and DaemonSets."""
     cpu_left = shape.vcpus * 1000 - gke_reserved_cpu_millis(shape.vcpus) - DAEMONSET_CPU_MILLIS
     memory_left = shape.memory_bytes - gke_reserved_memory_bytes(shape.memory_bytes) - DAEMONSET_MEMORY_BYTES
+    return cpu_left, memory_left
+
+
+def workers_per_node(shape: MachineShape, worker_cpu_millis: int, worker_memory: int) -> int:
+    """How many workers of this size fit on one node after reservations and DaemonSets."""
+    cpu_left, memory_left = allocatable(shape)
     if cpu_left <= 0 or memory_left <= 0:
         return 0
     return min(cpu_left // worker_cpu_millis, memory_left // worker_memory)

@@ -1,11 +1,12 @@
 """Workload: one engine role as a Deployment with exactly the doors it declares.
 
-Owns, for one PodRole: the Deployment; the home PersistentVolumeClaim and
-password Secret when the role has a home; the user-facing Service
+Owns, for one PodRole: the Deployment; the password Secret when the role
+has one; a PodDisruptionBudget for roles that hold work; the user-facing Service
 (LoadBalancer limited to allowedSourceRanges, or ClusterIP for
 port-forward); the fixed-name Service clients dial; and one NetworkPolicy
-per door. Does not: know which engine it runs. A role with no door gets a
-policy that admits nothing.
+per door. Does not: know which engine it runs, or own the home volume
+(home.py: it outlives an engine change). A role with no door gets a policy
+that admits nothing.
 Invariant: the endpoint port is only ever on a ClusterIP Service, and only
 the components the role names may reach it.
 """
@@ -41,6 +42,8 @@ class WorkloadArgs:
     settings_config_map: pulumi.Input[str]
     password: pulumi.Input[str] | None = None
     """The stack's password, a Pulumi secret; needed when the role has ``password_env``."""
+    home_claim: pulumi.Input[str] | None = None
+    """Name of the home PersistentVolumeClaim; needed when the role has ``home``."""
     on_gke: bool = False
     """Pin pods to the GKE pool the role names."""
 
@@ -60,7 +63,8 @@ class Workload(pulumi.ComponentResource):
         own_selector = selector(settings.stack, role.component)
 
         password_secret = None
-        home_claim = None
+        if role.home and args.home_claim is None:
+            raise ValueError(f"role {role.component} needs a home claim")
         if role.password_env:
             if args.password is None:
                 raise ValueError(f"role {role.component} needs a password")
@@ -72,14 +76,6 @@ class Workload(pulumi.ComponentResource):
                 opts=child,
             )
             password_secret = secret.metadata.name
-        if role.home:
-            claim = k8s.core.v1.PersistentVolumeClaim(
-                f"{name}-home",
-                metadata=object_meta(args.namespace, meta_labels),
-                spec={"access_modes": ["ReadWriteOnce"], "resources": {"requests": {"storage": settings.home_size}}},
-                opts=child,
-            )
-            home_claim = claim.metadata.name
 
         pod_spec = pods.pod_spec(
             args.engine,
@@ -88,7 +84,7 @@ class Workload(pulumi.ComponentResource):
             scripts_config_map=args.scripts_config_map,
             settings_config_map=args.settings_config_map,
             password_secret=password_secret,
-            home_claim=home_claim,
+            home_claim=args.home_claim,
             on_gke=args.on_gke,
         )
         strategy: dict[str, Any] = (
@@ -107,13 +103,23 @@ class Workload(pulumi.ComponentResource):
                 "strategy": cast(k8s.apps.v1.DeploymentStrategyArgsDict, strategy),
                 "selector": {"match_labels": own_selector},
                 "template": {
-                    "metadata": {"labels": meta_labels},
+                    "metadata": {"labels": meta_labels, "annotations": pods.pod_annotations(role)},
                     # Built from shared pieces (pods.py), so typed by a cast.
                     "spec": cast(k8s.core.v1.PodSpecArgsDict, pod_spec),
                 },
             },
             opts=child,
         )
+
+        if role.disruption_budget:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-budget",
+                metadata=object_meta(args.namespace, meta_labels),
+                # No voluntary eviction: a node drain (upgrade, autoscaler) waits
+                # for the user, up to GKE's one-hour limit inside the maintenance window.
+                spec={"max_unavailable": 0, "selector": {"match_labels": own_selector}},
+                opts=child,
+            )
 
         if role.endpoint_port is not None:
             # Clients find it at engines.endpoint_host(), which the engine writes into their env.

@@ -86,3 +86,70 @@ def test_existing_platform_uses_the_kubectl_context() -> None:
     assert "kubeconfig" not in provider.inputs
     context = only([p for p in program("local", kubeContext="kind-kind").providers if "kubernetes" in p.type])
     assert context.inputs["context"] == "kind-kind"
+
+
+def test_upgrades_happen_only_in_the_weekend_window_by_default() -> None:
+    window = cluster()["maintenancePolicy"]["recurringWindow"]
+    assert window == {
+        "startTime": "2025-01-04T01:00:00Z",
+        "endTime": "2025-01-04T07:00:00Z",
+        "recurrence": "FREQ=WEEKLY;BYDAY=SA,SU",
+    }
+
+
+def test_maintenance_window_follows_config_across_midnight() -> None:
+    window = cluster(maintenanceWindow="TU,TH 21:30")["maintenancePolicy"]["recurringWindow"]
+    assert window["recurrence"] == "FREQ=WEEKLY;BYDAY=TU,TH"
+    assert (window["startTime"], window["endTime"]) == ("2025-01-04T21:30:00Z", "2025-01-05T03:30:00Z")
+
+
+def test_the_stack_enables_the_apis_it_uses_and_never_disables_them() -> None:
+    services = program("dev").of_type("gcp:projects/service:Service")
+    assert {s.inputs["service"] for s in services} == {
+        "compute.googleapis.com",
+        "container.googleapis.com",
+        "iam.googleapis.com",
+        "cloudresourcemanager.googleapis.com",
+        "containerfilesystem.googleapis.com",
+    }
+    for service in services:
+        assert service.inputs["disableOnDestroy"] is False
+        assert service.inputs["project"] == "kubepar-dev"
+
+
+def test_cluster_and_network_wait_for_the_apis_and_the_node_account_grant() -> None:
+    capture = program("dev")
+    urns = {(r.type, r.name): r.urn for r in capture.resources}
+    gke = only(capture.of_type("gcp:container/cluster:Cluster"))
+    network = only(capture.of_type("gcp:compute/network:Network"))
+    api_urns = {r.urn for r in capture.of_type("gcp:projects/service:Service")}
+    assert api_urns <= set(gke.dependencies)
+    assert api_urns <= set(network.dependencies)
+    # The grant, then the one-time propagation wait, then the cluster.
+    wait = only([r for r in capture.resources if r.name == "kubepar-nodes-ready"])
+    assert urns[("gcp:projects/iAMMember:IAMMember", "kubepar-nodes-role")] in wait.dependencies
+    assert wait.urn in gke.dependencies
+    assert wait.inputs["seconds"] >= 30
+
+
+def test_iam_wait_sleeps_only_when_created() -> None:
+    from components import propagation
+
+    provider = propagation._WaitProvider()
+    same = provider.diff("id", {"grant": "a", "seconds": 60}, {"grant": "a", "seconds": 90})
+    new_grant = provider.diff("id", {"grant": "a", "seconds": 60}, {"grant": "b", "seconds": 60})
+    assert same.changes is False
+    assert new_grant.changes is True
+    assert new_grant.replaces == ["grant"]
+
+
+def test_deletion_protection_protects_the_cluster_in_pulumi_too() -> None:
+    protected = only(program("prod").of_type("gcp:container/cluster:Cluster"))
+    unprotected = only(program("dev").of_type("gcp:container/cluster:Cluster"))
+    assert (protected.protect, protected.inputs["deletionProtection"]) == (True, True)
+    assert (unprotected.protect, unprotected.inputs["deletionProtection"]) == (False, False)
+
+
+def test_kubeconfig_uses_the_same_identity_as_the_gcp_provider() -> None:
+    document = yaml.safe_load(gke_kubeconfig("c", "192.0.2.1", "Y2E="))
+    assert document["users"][0]["user"]["exec"]["args"] == ["--use_application_default_credentials"]

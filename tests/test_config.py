@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Any
@@ -70,6 +71,10 @@ def test_defaults_come_from_pulumi_yaml() -> None:
         ("location", "", "kubepar:location: not set"),
         ("location", "Europe West", "kubepar:location: 'Europe West' is not a GCP zone"),
         ("namespace", "Kube_Par", "kubepar:namespace: 'Kube_Par' is not valid"),
+        ("namespace", "kube-system", "kubepar:namespace: 'kube-system' is not valid (kube-* and default belong"),
+        ("namespace", "kube-anything", "kube-* and default belong to Kubernetes"),
+        ("namespace", "default", "kubepar:namespace: 'default' is not valid (kube-* and default belong"),
+        ("namespace", "kubepar\n", "kubepar:namespace: 'kubepar\\n' is not valid"),
         ("workerPort", "8787", "kubepar:workerPort: 8787 is RStudio's port"),
         ("workerPort", "80", "kubepar:workerPort: 80 is outside 1024..65535"),
         ("deletionProtection", "yes", "kubepar:deletionProtection: 'yes' is not true or false"),
@@ -85,6 +90,20 @@ def test_defaults_come_from_pulumi_yaml() -> None:
         ("workerPoolMaxNodes", "0", "kubepar:workerPoolMaxNodes: 0 is outside 1..1000"),
         ("engine", "spark", "kubepar:engine: 'spark' is not one of r, dask"),
         ("daskVersion", "latest", "kubepar:daskVersion: 'latest' is not valid (expected YEAR.MONTH.PATCH"),
+        ("cranSnapshot", "latest", "kubepar:cranSnapshot: 'latest' is not valid (expected a date YYYY-MM-DD"),
+        ("cranSnapshot", "2025-02-30", "kubepar:cranSnapshot: '2025-02-30' is not valid"),
+        ("cranSnapshot", "2099-01-01", "the snapshot date must lie between 2020-01-01 and today"),
+        ("cranSnapshot", "2025-10-30\n", "kubepar:cranSnapshot: '2025-10-30\\n' is not valid"),
+        ("maintenanceWindow", "SU 01:00", "kubepar:maintenanceWindow: 'SU 01:00' is not valid (name at least two days"),
+        ("maintenanceWindow", "SA,SU 25:00", "kubepar:maintenanceWindow: 'SA,SU 25:00' is not valid (expected DAYS"),
+        ("maintenanceWindow", "weekends", "kubepar:maintenanceWindow: 'weekends' is not valid"),
+        ("replaceHome", "maybe", "kubepar:replaceHome: 'maybe' is not true or false"),
+        (
+            "schedulerMemory",
+            "64Gi",
+            "kubepar:schedulerMemory: the scheduler (2 CPU, 64Gi) does not fit on a e2-standard-4",
+        ),
+        ("schedulerCpu", "8", "kubepar:schedulerCpu: the scheduler (8 CPU, 6Gi) does not fit on a e2-standard-4"),
     ],
 )
 def test_bad_value_is_reported_with_its_key(key: str, value: str, expected: str) -> None:
@@ -195,3 +214,48 @@ def test_dask_engine_accepts_pinned_packages_and_whole_or_fractional_cpus() -> N
 def test_dask_version_of_the_tests_is_the_default_one() -> None:
     pins = [line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.startswith("dask[")]
     assert pins == [f"dask[array,distributed]=={config.DEFAULTS['daskVersion']}"]
+
+
+def test_scheduler_that_does_not_fit_is_refused_with_the_numbers() -> None:
+    found = problems(schedulerMemory="64Gi")
+    message = next(p for p in found if p.startswith("kubepar:schedulerMemory"))
+    # e2-standard-4 (4 vCPU, 16 GiB): GKE keeps 80m and 2.6 GiB + 100 MiB eviction, DaemonSets 400m and 600 MiB.
+    assert "3520m CPU and 13021Mi left after GKE's reservations" in message
+    assert parse(schedulerMemory="64Gi", systemMachineType="n2-highmem-16").gke is not None
+
+
+@pytest.mark.parametrize("stack", ["Prod", "prod.eu", "dev_1", "a-very-long-stack-name", "-dev", "dev-"])
+def test_stack_names_that_cannot_be_ids_or_labels_are_refused(stack: str) -> None:
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse({"platform": "existing"}, stack=stack, gcp_project=None)
+    assert caught.value.problems == [
+        f"stack name {stack!r}: kubepar puts it into service account ids and labels, so it must be "
+        "1-16 lowercase letters, digits or '-', starting with a letter; "
+        "create a stack with such a name (`pulumi stack init dev-eu`)"
+    ]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "dask-dev", "team-a-staging-1"])
+def test_ordinary_stack_names_pass(stack: str) -> None:
+    assert config.parse({"platform": "existing"}, stack=stack, gcp_project=None).stack == stack
+
+
+@pytest.mark.parametrize("pin", ["dask==2025.1.0", "distributed==2026.1.0", "numpy==1.26.4", "Pandas==2.2.0"])
+def test_dask_packages_may_not_pin_the_images_own_packages(pin: str) -> None:
+    found = problems(engine="dask", packages=json.dumps([pin]))
+    assert len(found) == 1
+    assert "would replace the Dask image's own" in found[0]
+    assert found[0].startswith(f"kubepar:packages: {pin!r}")
+
+
+def test_r_core_packages_in_the_users_list_are_not_doubled() -> None:
+    workload = parse(packages='["future", "ranger", "parallelly"]').workload
+    assert workload.packages == ("ranger",)
+
+
+def test_cran_repository_is_the_dated_snapshot_for_the_images_ubuntu() -> None:
+    assert parse().workload.cran_repository == "https://p3m.dev/cran/__linux__/noble/2025-10-30"
+    assert (
+        parse(rVersion="4.4.1", cranSnapshot="2024-10-30").workload.cran_repository
+        == "https://p3m.dev/cran/__linux__/jammy/2024-10-30"
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from components import engines
 from components.config import parse
 from tests.conftest import only, program
@@ -13,6 +15,12 @@ def container(stack: str, component: str, **overrides: object) -> dict[str, Any]
     documents = program(stack, **overrides).kubernetes("Deployment")
     document = only([d for d in documents if d["metadata"]["labels"]["app.kubernetes.io/component"] == component])
     return only(document["spec"]["template"]["spec"]["containers"])
+
+
+def pod_spec(stack: str, component: str, **overrides: object) -> dict[str, Any]:
+    documents = program(stack, **overrides).kubernetes("Deployment")
+    document = only([d for d in documents if d["metadata"]["labels"]["app.kubernetes.io/component"] == component])
+    return dict(document["spec"]["template"]["spec"])
 
 
 def env(spec: dict[str, Any]) -> dict[str, Any]:
@@ -46,9 +54,9 @@ def test_dask_roles_run_one_pinned_version() -> None:
         for component in ("notebook", "scheduler", "worker")
     }
     assert images == {
-        "notebook": "ghcr.io/dask/dask-notebook:2025.11.0",
-        "scheduler": "ghcr.io/dask/dask:2025.11.0",
-        "worker": "ghcr.io/dask/dask:2025.11.0",
+        "notebook": "ghcr.io/dask/dask-notebook:2025.11.0-py3.11",
+        "scheduler": "ghcr.io/dask/dask:2025.11.0-py3.11",
+        "worker": "ghcr.io/dask/dask:2025.11.0-py3.11",
     }
 
 
@@ -73,8 +81,35 @@ def test_notebook_finds_the_scheduler_without_arguments() -> None:
 
 
 def test_dask_scheduler_and_workers_are_probed_on_health() -> None:
-    assert container("dask-dev", "scheduler")["livenessProbe"]["httpGet"] == {"path": "/health", "port": 8787}
+    assert container("dask-dev", "scheduler")["readinessProbe"]["httpGet"] == {"path": "/health", "port": 8787}
     assert container("dask-dev", "worker")["readinessProbe"]["httpGet"] == {"path": "/health", "port": 8789}
+
+
+@pytest.mark.parametrize("component", ["scheduler", "worker"])
+def test_no_liveness_probe_can_kill_a_busy_dask_process(component: str) -> None:
+    """A blocked event loop misses checks; readiness only takes it out of the Service."""
+    probed = container("dask-dev", component)
+    assert "livenessProbe" not in probed
+    assert "readinessProbe" in probed
+    assert "startupProbe" in probed
+
+
+def test_rstudio_keeps_its_liveness_probe() -> None:
+    # rserver answers while an R session computes: it runs the session in another process.
+    assert container("dev", "scheduler")["livenessProbe"]["tcpSocket"] == {"port": 8787}
+
+
+def test_dask_worker_retires_within_the_spot_notice() -> None:
+    worker = container("dask-dev", "worker")
+    deployment_spec = pod_spec("dask-dev", "worker")
+    retire_budget = float(next(e["value"] for e in worker["env"] if e["name"] == "KUBEPAR_RETIRE_TIMEOUT"))
+    assert deployment_spec["terminationGracePeriodSeconds"] <= 15
+    assert retire_budget < deployment_spec["terminationGracePeriodSeconds"]
+
+
+def test_dask_worker_scratch_space_grows_with_its_memory() -> None:
+    volumes = {v["name"]: v for v in pod_spec("dask-dev", "worker", workerMemory="6Gi")["volumes"]}
+    assert volumes["tmp"]["emptyDir"]["sizeLimit"] == f"{2 * 6 * 1024}Mi"
 
 
 def test_dask_exposes_notebook_and_dashboard_but_not_the_scheduler_port() -> None:

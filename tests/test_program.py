@@ -8,6 +8,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from components import apis
 from tests.conftest import STACKS, containers, only, program
 
 import render  # isort: skip
@@ -23,6 +24,8 @@ GKE_NAMES = {
     ("gcp:container/cluster:Cluster", "kubepar-gke"),
     ("gcp:container/nodePool:NodePool", "system-pool"),
     ("gcp:container/nodePool:NodePool", "workers-pool"),
+    *(("gcp:projects/service:Service", f"kubepar-apis-{api}") for api in apis.SERVICES),
+    ("pulumi-python:dynamic:Resource", "kubepar-nodes-ready"),
 }
 SHARED_NAMES = {
     ("random:index/randomPassword:RandomPassword", "password"),
@@ -37,16 +40,18 @@ SHARED_NAMES = {
     ("kubernetes:core/v1:Service", "scheduler-ui"),
     ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "scheduler-from-clients"),
     ("kubernetes:apps/v1:Deployment", "worker-deployment"),
+    # One home per stack, whatever the engine: switching engines keeps it.
+    ("kubernetes:core/v1:PersistentVolumeClaim", "kubepar-home-claim"),
+    ("kubernetes:policy/v1:PodDisruptionBudget", "scheduler-budget"),
 }
 R_NAMES = SHARED_NAMES | {
     ("kubernetes:core/v1:Secret", "scheduler-password"),
-    ("kubernetes:core/v1:PersistentVolumeClaim", "scheduler-home"),
     ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "worker-no-ingress"),
 }
 DASK_NAMES = SHARED_NAMES | {
     ("kubernetes:core/v1:ServiceAccount", "kubepar-notebook"),
     ("kubernetes:core/v1:Secret", "notebook-password"),
-    ("kubernetes:core/v1:PersistentVolumeClaim", "notebook-home"),
+    ("kubernetes:policy/v1:PodDisruptionBudget", "notebook-budget"),
     ("kubernetes:apps/v1:Deployment", "notebook-deployment"),
     ("kubernetes:core/v1:Service", "notebook-ui"),
     ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "notebook-from-users"),
@@ -183,5 +188,5 @@ def test_dask_stack_outputs_notebook_and_dashboard_addresses() -> None:
     assert outputs["engine"] == "dask"
     assert outputs["url"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8888"
     assert outputs["dashboardUrl"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8787"
-    assert outputs["daskVersion"] == "2026.8.0"
+    assert outputs["daskVersion"] == "2026.7.1"
     assert "password" in program("dask-dev").secret_outputs

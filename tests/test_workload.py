@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from components import config
 from tests.conftest import only, program
 
 
@@ -138,13 +139,73 @@ def test_packages_install_in_an_init_container_identical_on_every_pod(engine: st
         installers.append((init["image"], init["command"], init_env["KUBEPAR_PACKAGES"]))
         main_env = env(spec["containers"][0])
         path = str(main_env.get("R_LIBS") or main_env.get("PYTHONPATH"))
-        assert path.split(":")[0] == init_env["KUBEPAR_LIBRARY"]
+        assert path.split(":")[0].startswith(init_env["KUBEPAR_LIBRARY"])
     assert len(installers) == count
     assert len(set(map(str, installers))) == 1
-    assert installers[0][2] == " ".join(sorted(packages))
+    core = " ".join(config.R_CORE_PACKAGES) + " " if engine == "r" else ""
+    assert installers[0][2] == core + " ".join(sorted(packages))
 
 
-def test_no_packages_means_no_init_container() -> None:
-    for stack in ("local", "dask-dev"):
-        for document in program(stack).kubernetes("Deployment"):
-            assert "initContainers" not in document["spec"]["template"]["spec"]
+@pytest.mark.parametrize("stack", ["local", "dev", "prod"])
+def test_every_r_pod_installs_the_core_packages_with_no_packages_configured(stack: str) -> None:
+    deployments = program(stack, packages=[]).kubernetes("Deployment")
+    assert len(deployments) == 2
+    for document in deployments:
+        init = only(document["spec"]["template"]["spec"]["initContainers"])
+        init_env = env(init)
+        assert init_env["KUBEPAR_PACKAGES"].split() == list(config.R_CORE_PACKAGES)
+        assert init_env["KUBEPAR_CRAN"] == "https://p3m.dev/cran/__linux__/noble/2025-10-30"
+        assert init["image"] == "rocker/r-ver:4.5.1"
+
+
+def test_core_packages_listed_by_the_user_are_installed_once() -> None:
+    worker = deployment("worker", packages=["future", "ranger"])
+    packages = env(only(worker["spec"]["template"]["spec"]["initContainers"]))["KUBEPAR_PACKAGES"].split()
+    assert packages == [*config.R_CORE_PACKAGES, "ranger"]
+
+
+def test_every_pod_installs_from_the_pinned_snapshot_of_its_r_version() -> None:
+    capture = program("local", rVersion="4.3.2", cranSnapshot="2024-02-28")
+    for document in capture.kubernetes("Deployment"):
+        init = only(document["spec"]["template"]["spec"]["initContainers"])
+        assert env(init)["KUBEPAR_CRAN"] == "https://p3m.dev/cran/__linux__/jammy/2024-02-28"
+    assert capture.outputs["cranRepository"] == "https://p3m.dev/cran/__linux__/jammy/2024-02-28"
+
+
+def test_dask_without_packages_has_no_init_container() -> None:
+    for document in program("dask-dev").kubernetes("Deployment"):
+        assert "initContainers" not in document["spec"]["template"]["spec"]
+
+
+@pytest.mark.parametrize(
+    ("stack", "kept"),
+    [("dev", {"scheduler", "worker"}), ("dask-dev", {"notebook", "scheduler"})],
+)
+def test_the_autoscaler_never_evicts_pods_that_hold_work(stack: str, kept: set[str]) -> None:
+    annotated = set()
+    for document in program(stack).kubernetes("Deployment"):
+        annotations = document["spec"]["template"]["metadata"].get("annotations") or {}
+        if annotations.get("cluster-autoscaler.kubernetes.io/safe-to-evict") == "false":
+            annotated.add(document["metadata"]["labels"]["app.kubernetes.io/component"])
+    # Dask workers may go: they retire and hand their results over.
+    assert annotated == kept
+
+
+@pytest.mark.parametrize(
+    ("stack", "budgeted"),
+    [("dev", {"scheduler"}), ("dask-dev", {"notebook", "scheduler"})],
+)
+def test_single_session_pods_have_a_budget_that_admits_no_eviction(stack: str, budgeted: set[str]) -> None:
+    capture = program(stack)
+    budgets = capture.kubernetes("PodDisruptionBudget")
+    assert {b["metadata"]["labels"]["app.kubernetes.io/component"] for b in budgets} == budgeted
+    for budget in budgets:
+        assert budget["spec"]["maxUnavailable"] == 0
+        component = budget["metadata"]["labels"]["app.kubernetes.io/component"]
+        target = only(of(capture.kubernetes("Deployment"), component))
+        assert budget["spec"]["selector"]["matchLabels"] == target["spec"]["selector"]["matchLabels"]
+
+
+def test_a_workers_change_never_touches_the_session_pod() -> None:
+    two, five = deployment("scheduler", workers=2), deployment("scheduler", workers=5)
+    assert two == five

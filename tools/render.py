@@ -11,6 +11,7 @@ Usage: python tools/render.py STACK [--out DIR] [--set kubepar:KEY=VALUE ...]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextvars
 import hashlib
 import json
@@ -25,6 +26,7 @@ import pulumi
 import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -64,6 +66,10 @@ class Recorded:
     """Dotted paths of inputs that were Pulumi secrets."""
     state: dict[str, Any]
     """What the mock returned (inputs plus computed outputs, secrets plain)."""
+    protect: bool = False
+    """The ``protect`` resource option: Pulumi refuses to delete or replace it."""
+    dependencies: list[str] = field(default_factory=list)
+    """URNs it waits for (``depends_on`` and inputs from other resources)."""
 
 
 @dataclass
@@ -120,12 +126,22 @@ def _autoname(name: str) -> str:
 
 
 class RecordingMocks(pulumi_mocks.Mocks):
-    """Returns provider-computed outputs the program reads; fails on any call."""
+    """Returns provider-computed outputs the program reads; fails on any call.
+
+    ``previous_outputs`` are what a StackReference to the stack itself reads:
+    the outputs of the last `pulumi up` (none for a new stack).
+    """
+
+    def __init__(self, previous_outputs: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        self.previous_outputs = dict(previous_outputs or {})
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = json.loads(json.dumps(args.inputs, default=str))
         state: dict[str, Any] = dict(inputs)
         typ = args.typ
+        if typ == "pulumi:pulumi:StackReference":
+            return str(args.resource_id), {**state, "outputs": self.previous_outputs, "secretOutputNames": []}
         if typ.startswith("kubernetes:") and not typ.startswith("kubernetes:index:"):
             metadata = dict(state.get("metadata") or {})
             metadata.setdefault("name", _autoname(args.name))
@@ -178,6 +194,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     inputs=inputs,
                     secret_paths=secrets,
                     state=json.loads(json.dumps(registration.state, default=str)),
+                    protect=bool(request.protect),
+                    dependencies=list(request.dependencies),
                 )
             )
         return response
@@ -236,7 +254,18 @@ def _run(
 ) -> Capture:
     pulumi.runtime.set_all_config(config, secret_keys)
     pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    _sync_await(run_pulumi_func(program))
+    try:
+        _sync_await(run_pulumi_func(program))
+    except BaseException:
+        # A program that failed leaves tasks behind that would fail the next
+        # run with the old error: cancel them and let them finish.
+        loop = asyncio.get_event_loop()
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        SETTINGS.outputs.clear()
+        raise
     capture = Capture(resources=list(monitor.records), providers=list(monitor.providers))
     root = pulumi.runtime.get_root_resource()
     for key, value in (getattr(root, "outputs", None) or {}).items():
@@ -263,12 +292,16 @@ def run_program(
     stack: str,
     overrides: Mapping[str, Any] | None = None,
     monitor: RecordingMonitor | None = None,
+    previous_outputs: Mapping[str, Any] | None = None,
 ) -> Capture:
-    """Run __main__.py for ``stack`` under mocks; raises pulumi.RunError on bad config."""
+    """Run __main__.py for ``stack`` under mocks; raises pulumi.RunError on bad config.
+
+    ``previous_outputs`` stand for the stack's last `pulumi up` (default: a new stack).
+    """
     config, secret_keys = stack_config(stack, overrides)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    monitor = monitor or RecordingMonitor(RecordingMocks())
+    monitor = monitor or RecordingMonitor(RecordingMocks(previous_outputs))
 
     def program() -> None:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")

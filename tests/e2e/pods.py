@@ -2,8 +2,16 @@
 
 A container's command, args and env are taken from the render; its mounted
 ConfigMaps are written out as files and each mount path is mapped to that
-folder. The only changes are the ones a test names (the scheduler host and
-port), so what runs here is what the cluster would run.
+folder; emptyDir and claim volumes are folders of their own per pod, shared
+by that pod's init and main containers, as in Kubernetes. The only changes
+are the ones a test names (the scheduler host and port, the package
+repository), so what runs here is what the cluster would run.
+
+R runs as the pod has it: the rocker images hold base R with the
+recommended packages, littler and docopt, nothing else (rocker-versioned2
+``scripts/setup_R.sh``). This machine's Debian R packages are hidden
+(``R_LIBS_SITE`` and ``R_LIBS_USER`` point at an empty folder), so R finds
+only base R and what the rendered init container installed.
 """
 
 from __future__ import annotations
@@ -88,7 +96,10 @@ class LocalContainer:
         volumes = {v["name"]: v for v in spec.get("volumes", [])}
         for mount in self.spec.get("volumeMounts", []):
             volume = volumes[mount["name"]]
-            local = root / "volumes" / mount["name"]
+            # ConfigMaps are the same for every pod; anything else is the pod's own.
+            local = (
+                root / "volumes" / mount["name"] if "configMap" in volume else root / "pods" / pod_name / mount["name"]
+            )
             if not local.exists():
                 local.mkdir(parents=True)
                 if "configMap" in volume:
@@ -146,6 +157,8 @@ class LocalContainer:
     def process_env(self) -> dict[str, str]:
         # The image's own environment: a PATH to find sh and Rscript, nothing else of ours.
         base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+        if self.spec["image"].startswith("rocker/"):
+            base.update(rocker_library_env(self.root))
         return {**base, **self.env}
 
     def start(self, log: Path) -> subprocess.Popen[bytes]:
@@ -186,25 +199,67 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.2) -> bool:
     return predicate()
 
 
+def rocker_library_env(root: Path) -> dict[str, str]:
+    """What a rocker image's R sees beyond base R: nothing (Debian's site library hidden)."""
+    empty = root / "image-site-library"
+    empty.mkdir(exist_ok=True)
+    return {"R_LIBS_SITE": str(empty), "R_LIBS_USER": str(empty)}
+
+
+def run_init(
+    capture: render.Capture,
+    component: str,
+    root: Path,
+    repository: str,
+    pod_name: str,
+) -> subprocess.CompletedProcess[str]:
+    """Run the rendered init container of one pod, installing from ``repository`` (a URL)."""
+    installer = LocalContainer(
+        capture, component, root, init=True, pod_name=pod_name, env_overrides={"KUBEPAR_CRAN": repository}
+    )
+    return subprocess.run(
+        installer.argv(),
+        env=installer.process_env(),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def start_r_pod(capture: render.Capture, component: str, root: Path, repository: str, pod_name: str) -> None:
+    """A pod's start up to its main container: the init container must succeed."""
+    result = run_init(capture, component, root, repository, pod_name)
+    if result.returncode != 0:
+        raise RuntimeError(f"init container of {pod_name} failed:\n{result.stdout}{result.stderr}")
+
+
 def require_r() -> None:
     missing = [tool for tool in ("Rscript", "sh", "pgrep") if shutil.which(tool) is None]
     if missing:
         raise RuntimeError(f"end-to-end tests need {missing}: .ci/run installs r-base-core and friends")
 
 
-def r_worker(capture: render.Capture, root: Path, port: int) -> LocalContainer:
-    """The rendered R worker, dialing a session on 127.0.0.1:port instead of the scheduler Service."""
+def r_worker(capture: render.Capture, root: Path, port: int, pod_name: str) -> LocalContainer:
+    """The rendered R worker, dialing a session on 127.0.0.1:port instead of the scheduler Service.
+
+    Its pod's init container must have run (:func:`start_r_pod`) for R to find future.
+    """
     return LocalContainer(
         capture,
         "worker",
         root,
+        pod_name=pod_name,
         env_overrides={"KUBEPAR_SCHEDULER_HOST": "127.0.0.1", "KUBEPAR_SCHEDULER_PORT": str(port)},
     )
 
 
-def r_session_env(capture: render.Capture, root: Path, port: int) -> dict[str, str]:
+def r_session_env(capture: render.Capture, root: Path, port: int, pod_name: str = "scheduler-0") -> dict[str, str]:
     """The environment an RStudio session gets from the rendered scheduler, listening on ``port``."""
-    session = LocalContainer(capture, "scheduler", root, env_overrides={"KUBEPAR_WORKER_PORT": str(port)})
+    session = LocalContainer(
+        capture, "scheduler", root, pod_name=pod_name, env_overrides={"KUBEPAR_WORKER_PORT": str(port)}
+    )
     return session.process_env()
 
 

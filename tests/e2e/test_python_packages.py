@@ -26,22 +26,31 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-@pytest.fixture(scope="module")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("wheels")
+def _write_wheel(folder: Path, name: str, requires: tuple[str, ...] = ()) -> None:
+    dist_info = f"{name}-0.1.0.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n"
+    metadata += "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
     files = {
-        "kubeparprobe/__init__.py": b'def probe():\n    return "kubeparprobe answers"\n',
-        "kubeparprobe-0.1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: kubeparprobe\nVersion: 0.1.0\n",
-        "kubeparprobe-0.1.0.dist-info/WHEEL": (
+        f"{name}/__init__.py": f'def probe():\n    return "{name} answers"\n'.encode(),
+        f"{dist_info}/METADATA": metadata.encode(),
+        f"{dist_info}/WHEEL": (
             b"Wheel-Version: 1.0\nGenerator: kubepar-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
         ),
     }
-    record = "\n".join(_record_line(name, data) for name, data in files.items())
-    record += "\nkubeparprobe-0.1.0.dist-info/RECORD,,\n"
-    with zipfile.ZipFile(folder / "kubeparprobe-0.1.0-py3-none-any.whl", "w") as wheel:
-        for name, data in files.items():
-            wheel.writestr(name, data)
-        wheel.writestr("kubeparprobe-0.1.0.dist-info/RECORD", record)
+    record = "\n".join(_record_line(path, data) for path, data in files.items())
+    record += f"\n{dist_info}/RECORD,,\n"
+    with zipfile.ZipFile(folder / f"{name}-0.1.0-py3-none-any.whl", "w") as wheel:
+        for path, data in files.items():
+            wheel.writestr(path, data)
+        wheel.writestr(f"{dist_info}/RECORD", record)
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("wheels")
+    _write_wheel(folder, "kubeparprobe", requires=("numpy",))
+    # Needs a numpy the image does not have: installing it would replace the image's own.
+    _write_wheel(folder, "kubeparconflict", requires=("numpy==1.0.0",))
     return folder
 
 
@@ -77,6 +86,21 @@ def test_pinned_package_installs_once_and_imports_in_the_worker(tmp_path: Path, 
         timeout=60,
     )
     assert loaded.stdout.strip() == "kubeparprobe answers", loaded.stderr
+    # Its dependency numpy came from the image, not into the pod's package folder.
+    site = next((tmp_path / "pods").glob("*/kubepar-packages/lib/python*/site-packages"))
+    assert (site / "kubeparprobe").is_dir()
+    assert not list(site.glob("numpy*"))
+
+
+def test_package_that_would_replace_the_images_numpy_fails_naming_the_conflict(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    capture = render.run_program("dask-dev", {"kubepar:packages": ["kubeparconflict==0.1.0"]})
+    installer = container(capture, tmp_path, wheelhouse, init=True)
+    result = subprocess.run(installer.argv(), env=installer.process_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "would replace the Dask image's own packages" in result.stderr
+    assert "numpy==1.0.0" in result.stderr.split("kubepar: ")[-1]
 
 
 def test_unknown_package_fails_the_init_container_naming_it(tmp_path: Path, wheelhouse: Path) -> None:

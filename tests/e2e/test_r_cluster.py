@@ -1,10 +1,13 @@
 """End to end with real R: rendered workers dial a real R session that loaded kubepar.R.
 
-Workers run the rendered worker container's command, args and env; the
-session runs with the rendered RStudio container's env (so R_PROFILE_USER
-loads the rendered kubepar.R and KUBEPAR_WORKERS_FILE is the rendered
-settings ConfigMap). Only the scheduler host (127.0.0.1) and the port (a
-free one) are changed.
+Every pod starts as Kubernetes would start it: its rendered init container
+fills the pod's package folder (from a local repository instead of the
+snapshot), then its main container runs with R seeing only base R and that
+folder. Workers run the rendered worker container's command, args and env;
+the session runs with the rendered RStudio container's env (so
+R_PROFILE_USER loads the rendered kubepar.R and KUBEPAR_WORKERS_FILE is the
+rendered settings ConfigMap). Only the scheduler host (127.0.0.1), the port
+(a free one) and the package repository are changed.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class RCluster:
     capture: render.Capture
     root: Path
     port: int
+    cran: str
     workers: list[subprocess.Popen[bytes]]
 
     def session_env(self) -> dict[str, str]:
@@ -69,7 +73,9 @@ class RCluster:
         )
 
     def start_worker(self, index: int) -> subprocess.Popen[bytes]:
-        process = pods.r_worker(self.capture, self.root, self.port).start(self.root / f"worker-{index}.log")
+        pod = f"worker-{index}"
+        pods.start_r_pod(self.capture, "worker", self.root, self.cran, pod)
+        process = pods.r_worker(self.capture, self.root, self.port, pod).start(self.root / f"{pod}.log")
         self.workers.append(process)
         return process
 
@@ -89,11 +95,12 @@ def wait_for_line(session: subprocess.Popen[str], wanted: str) -> None:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[RCluster]:
+def cluster(tmp_path: Path, cran: str) -> Iterator[RCluster]:
     capture = render.run_program("local")
     replicas = pods.deployment(capture, "worker")["spec"]["replicas"]
     assert replicas == 2, "the local stack declares two workers"
-    rcluster = RCluster(capture=capture, root=tmp_path, port=pods.free_port(), workers=[])
+    rcluster = RCluster(capture=capture, root=tmp_path, port=pods.free_port(), cran=cran, workers=[])
+    pods.start_r_pod(capture, "scheduler", tmp_path, cran, "scheduler-0")
     for index in range(replicas):
         rcluster.start_worker(index)
     yield rcluster

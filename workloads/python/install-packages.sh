@@ -2,11 +2,15 @@
 # kubepar Python package installer: runs once per pod, in an init container.
 #
 # Installs the pinned requirements in KUBEPAR_PACKAGES (space-separated,
-# name==version) into KUBEPAR_LIBRARY, which the main container puts on
-# PYTHONPATH. The Dask images would otherwise reinstall EXTRA_PIP_PACKAGES at
-# every container start; this installs into a volume once per pod, with the
-# same list on notebook, scheduler and workers. Fails (exit 1) naming every
-# requirement that could not be installed.
+# name==version) under the prefix KUBEPAR_LIBRARY, whose site-packages the
+# main container puts on PYTHONPATH. The Dask images would otherwise
+# reinstall EXTRA_PIP_PACKAGES at every container start; this installs into a
+# volume once per pod, with the same list on notebook, scheduler and workers.
+#
+# The image's own packages (dask, distributed, numpy, ...) are constraints:
+# pip reuses them and may never replace them, so every pod keeps the engine's
+# Dask. A requirement that needs another version fails, naming the conflict.
+# Fails (exit 1) naming every requirement that could not be installed.
 set -u
 library="${KUBEPAR_LIBRARY:?set KUBEPAR_LIBRARY to the target folder}"
 packages="${KUBEPAR_PACKAGES:-}"
@@ -14,13 +18,22 @@ mkdir -p "$library"
 [ -z "$packages" ] && exit 0
 
 log="$(mktemp "${TMPDIR:-/tmp}/kubepar-pip.XXXXXX")"
-echo "kubepar: installing $packages into $library"
+constraints="$(mktemp "${TMPDIR:-/tmp}/kubepar-image.XXXXXX")"
+python -m pip list --disable-pip-version-check --format=freeze >"$constraints" 2>/dev/null
+echo "kubepar: installing $packages into $library (the image's $(wc -l <"$constraints") packages fixed)"
 # shellcheck disable=SC2086 # one word per requirement
-if python -m pip install --no-cache-dir --disable-pip-version-check --target "$library" $packages >"$log" 2>&1; then
+if python -m pip install --no-cache-dir --disable-pip-version-check --no-warn-script-location \
+    --prefix "$library" --constraint "$constraints" $packages >"$log" 2>&1; then
     echo "kubepar: installed $packages"
     exit 0
 fi
 cat "$log" >&2
+if grep -q "conflicting dependencies\|ResolutionImpossible" "$log"; then
+    conflict="$(grep -A4 "The conflict is caused by" "$log" | tail -n +2 | sed 's/^ *//' | tr '\n' ';')"
+    echo "kubepar: $packages would replace the Dask image's own packages, which kubepar keeps fixed:" \
+        "$conflict Pin versions that work with daskVersion, or change daskVersion." >&2
+    exit 1
+fi
 missing=""
 for requirement in $packages; do
     name="${requirement%%==*}"

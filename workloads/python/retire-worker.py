@@ -18,11 +18,14 @@ from distributed import Client
 def main() -> int:
     address = os.environ["DASK_SCHEDULER_ADDRESS"]
     name = os.environ["KUBEPAR_WORKER_NAME"]
-    timeout = float(os.environ.get("KUBEPAR_RETIRE_TIMEOUT", "45"))
+    # The whole budget: Spot preemption leaves a pod about 15 s, so connect
+    # quickly and leave the rest to moving results.
+    budget = float(os.environ.get("KUBEPAR_RETIRE_TIMEOUT", "10"))
+    connect = min(3.0, budget / 3)
     try:
-        with Client(address, timeout=10, name=f"kubepar-retire-{name}") as client:
+        with Client(address, timeout=connect, name=f"kubepar-retire-{name}") as client:
             retired = client.sync(
-                client.scheduler.retire_workers, names=[name], close_workers=True, callback_timeout=timeout
+                client.scheduler.retire_workers, names=[name], close_workers=True, callback_timeout=budget - connect
             )
     except Exception as error:
         print(f"kubepar: could not retire worker {name}: {error}", file=sys.stderr)

@@ -1,10 +1,13 @@
 # kubepar package installer: runs once per pod, in an init container.
 #
-# Installs the CRAN packages named in KUBEPAR_PACKAGES (space-separated) into
-# KUBEPAR_LIBRARY, from whatever repository the image's Rprofile.site sets.
-# On rocker images that is a dated Posit Package Manager snapshot of Linux
-# binaries, so every pod of one R version gets identical package versions and
-# nothing compiles. Fails (exit 1) naming every package that did not install.
+# Installs the CRAN packages named in KUBEPAR_PACKAGES (space-separated:
+# kubepar's own, then the user's) into KUBEPAR_LIBRARY, from the repository in
+# KUBEPAR_CRAN: a dated Posit Package Manager snapshot of Linux binaries, the
+# same for every pod of the stack, so every pod loads identical versions and
+# nothing compiles. The image's Rprofile.site still applies (rocker sets the
+# HTTP user agent that makes that repository serve binaries). Without
+# KUBEPAR_CRAN, the image's own repository is used. Fails (exit 1) naming
+# every package that did not install.
 
 packages <- strsplit(trimws(Sys.getenv("KUBEPAR_PACKAGES")), "[[:space:]]+")[[1]]
 packages <- packages[nzchar(packages)]
@@ -16,6 +19,8 @@ if (!nzchar(library_dir)) {
 dir.create(library_dir, recursive = TRUE, showWarnings = FALSE)
 if (length(packages) == 0L) quit(status = 0)
 
+cran <- Sys.getenv("KUBEPAR_CRAN", unset = "")
+if (nzchar(cran)) options(repos = c(CRAN = cran))
 repos <- getOption("repos")
 message("kubepar: installing ", paste(packages, collapse = ", "), " from ",
         paste(repos, collapse = ", "), " into ", library_dir)

@@ -10,6 +10,13 @@
 # file named by KUBEPAR_WORKERS_FILE, so `pulumi up` can scale workers without
 # restarting this session.
 
+# install.packages() in this session uses the stack's pinned snapshot, the
+# one every pod's init container installs from.
+local({
+  cran <- Sys.getenv("KUBEPAR_CRAN", unset = "")
+  if (nzchar(cran)) options(repos = c(CRAN = cran))
+})
+
 local({
   kubepar <- new.env()
   state <- new.env()

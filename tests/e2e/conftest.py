@@ -1,0 +1,13 @@
+"""Fixtures shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e import repository
+
+
+@pytest.fixture(scope="session")
+def cran(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a local repository with kubepar's core R packages (as the pods' snapshot serves them)."""
+    return repository.build(tmp_path_factory.mktemp("cran"))
