@@ -12,6 +12,7 @@ from there for keys the CLI did not pass.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import math
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 import pulumi
 import yaml
 
+from components import cidrs as cidr_lists
 from components import quantities
 
 PROJECT = "kubepar"
@@ -57,10 +59,13 @@ DEFAULTS = _project_defaults()
 # Structured keys: JSON lists in the stack file, empty when unset.
 LIST_KEYS = ("packages", "allowedSourceRanges", "masterAuthorizedNetworks")
 
-_CRAN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]$")
+# Every pattern is used with fullmatch and ASCII classes only: `$` would let a
+# trailing newline through, and `\d` matches non-ASCII digits.
+_CRAN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]")
 # A pinned pip requirement: name[extras]==version (PEP 508 names, PEP 440 versions).
-_PINNED_REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[A-Za-z0-9,._-]+\])?==([A-Za-z0-9.+!_-]+)$")
-_DASK_VERSION = re.compile(r"^\d{4}\.\d{1,2}\.\d+$")
+_PINNED_REQUIREMENT = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[A-Za-z0-9,._-]+\])?==([A-Za-z0-9.+!_-]+)")
+_DASK_VERSION = re.compile(r"[0-9]{4}\.[0-9]{1,2}\.[0-9]{1,3}")
+_INTEGER = re.compile(r"-?[0-9]{1,9}")
 _SNAPSHOT_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _MAINTENANCE = re.compile(r"((?:MO|TU|WE|TH|FR|SA|SU)(?:,(?:MO|TU|WE|TH|FR|SA|SU))*) ([01][0-9]|2[0-3]):([0-5][0-9])")
@@ -76,10 +81,10 @@ R_CORE_PACKAGES = ("future", "future.apply", "parallelly")
 # Packages the Dask images themselves provide: a pin of one of these would
 # silently replace the engine's own version on some pods.
 DASK_IMAGE_PACKAGES = ("dask", "distributed", "numpy", "pandas", "bokeh", "cloudpickle", "tornado", "msgpack")
-_R_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_GCP_LOCATION = re.compile(r"^[a-z]+-[a-z]+\d+(-[a-z])?$")
-_GCP_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+_R_VERSION = re.compile(r"([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{1,2})")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_GCP_LOCATION = re.compile(r"[a-z]+-[a-z]+[0-9]{1,2}(-[a-z])?")
+_GCP_PROJECT = re.compile(r"[a-z][-a-z0-9]{4,28}[a-z0-9]")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,7 +210,12 @@ class _Reader:
 
     def text(self, key: str) -> str:
         value = self.raw.get(key)
-        return DEFAULTS.get(key, "") if value is None else str(value)
+        text = DEFAULTS.get(key, "") if value is None else str(value)
+        if text != text.strip():
+            # A YAML block scalar ends in a newline; a pasted value may carry spaces.
+            self.fail(key, f"{text!r} has surrounding whitespace or a newline; write the value alone")
+            return text.strip()
+        return text
 
     def parsed(self, key: str, parse: Callable[[str], T], fix: str, fallback: T) -> T:
         value = self.text(key)
@@ -217,8 +227,10 @@ class _Reader:
 
     def integer(self, key: str, low: int, high: int, fix: str) -> int:
         value = self.text(key)
-        if not re.fullmatch(r"-?\d+", value.strip()):
-            self.fail(key, f"{value!r} is not a whole number; {fix}")
+        if not _INTEGER.fullmatch(value):
+            # Bounded before int(): a number of thousands of digits is refused, not converted.
+            shown = value if len(value) <= 40 else f"{value[:20]}... ({len(value)} characters)"
+            self.fail(key, f"{shown!r} is not a whole number in {low}..{high}; {fix}")
             return low
         number = int(value)
         if not low <= number <= high:
@@ -227,7 +239,7 @@ class _Reader:
         return number
 
     def boolean(self, key: str) -> bool:
-        value = self.text(key).strip().lower()
+        value = self.text(key).lower()
         if value not in ("true", "false"):
             self.fail(key, f"{self.text(key)!r} is not true or false")
             return True
@@ -257,6 +269,9 @@ class _Reader:
     def cidrs(self, key: str, purpose: str) -> tuple[str, ...]:
         good: list[str] = []
         for item in self.string_list(key):
+            if item != item.strip():
+                self.fail(key, f"{item!r} has surrounding whitespace or a newline; write the range alone")
+                continue
             try:
                 network = ipaddress.ip_network(item, strict=True)
             except ValueError as error:
@@ -270,11 +285,20 @@ class _Reader:
                 )
                 continue
             good.append(str(network))
+        networks, _ = cidr_lists.parse(good)
+        problem = cidr_lists.too_open(networks)
+        if problem:
+            self.fail(
+                key,
+                f"{', '.join(good)}: {problem}, would open {purpose} far beyond your own addresses; "
+                "list only your own (find yours with `curl ifconfig.me`, then add /32)",
+            )
+            return ()
         return tuple(good)
 
 
 def _parse_r_version(value: str) -> str:
-    match = _R_VERSION.match(value)
+    match = _R_VERSION.fullmatch(value)
     if not match:
         raise ValueError("expected MAJOR.MINOR.PATCH such as 4.5.1")
     if (int(match[1]), int(match[2])) < (4, 0):
@@ -332,7 +356,7 @@ def _check_stack_name(read: _Reader, stack: str) -> None:
 
 
 def _parse_dask_version(value: str) -> str:
-    if not _DASK_VERSION.match(value):
+    if not _DASK_VERSION.fullmatch(value):
         raise ValueError("expected YEAR.MONTH.PATCH such as 2026.7.1")
     return value
 
@@ -342,13 +366,13 @@ def _packages(read: _Reader, engine: str) -> list[str]:
     names: set[str] = set()
     for spec in read.string_list("packages"):
         if engine == "r":
-            name = spec if _CRAN_NAME.match(spec) else None
+            name = spec if _CRAN_NAME.fullmatch(spec) else None
             problem = (
                 f"{spec!r} is not a CRAN package name (letters, digits and dots, "
                 "starting with a letter); list bare names such as data.table"
             )
         else:
-            match = _PINNED_REQUIREMENT.match(spec)
+            match = _PINNED_REQUIREMENT.fullmatch(spec)
             name = match[1].lower().replace("_", "-") if match else None
             problem = f"{spec!r} is not a pinned requirement; write name==version, such as xarray==2025.1.2"
         if name is None:
@@ -369,15 +393,37 @@ def _packages(read: _Reader, engine: str) -> list[str]:
     return packages
 
 
+# Upper bounds: the largest GCE machines have a few hundred vCPUs and about
+# 12 TiB of memory; a persistent disk holds at most 64 TiB.
+MAX_CPU_MILLIS = 512_000
+MAX_MEMORY_BYTES = 12 * 1024**4
+MAX_DISK_BYTES = 64 * 1024**4
+
+
 def _parse_cpu(value: str) -> str:
-    if quantities.cpu_millis(value) <= 0:
+    millis = quantities.cpu_millis(value)
+    if millis <= 0:
         raise ValueError("must be more than 0")
+    if millis > MAX_CPU_MILLIS:
+        raise ValueError(f"more than {MAX_CPU_MILLIS // 1000} CPUs, beyond any machine")
     return value
 
 
 def _parse_memory(value: str) -> str:
-    if quantities.memory_bytes(value) < 256 * 1024**2:
+    size = quantities.memory_bytes(value)
+    if size < 256 * 1024**2:
         raise ValueError("must be at least 256Mi")
+    if size > MAX_MEMORY_BYTES:
+        raise ValueError("more than 12Ti, beyond any machine")
+    return value
+
+
+def _parse_disk(value: str) -> str:
+    size = quantities.memory_bytes(value)
+    if size < 1024**3:
+        raise ValueError("must be at least 1Gi")
+    if size > MAX_DISK_BYTES:
+        raise ValueError("more than 64Ti, the largest persistent disk")
     return value
 
 
@@ -419,7 +465,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
     worker_memory = read.parsed("workerMemory", _parse_memory, memory_fix, "2Gi")
     scheduler_cpu = read.parsed("schedulerCpu", _parse_cpu, cpu_fix, "1")
     scheduler_memory = read.parsed("schedulerMemory", _parse_memory, memory_fix, "2Gi")
-    home_size = read.parsed("homeSize", _parse_memory, "use a size such as 20Gi", "20Gi")
+    home_size = read.parsed("homeSize", _parse_disk, "use a size such as 20Gi", "20Gi")
     worker_port = read.integer("workerPort", 1024, 65535, "use an unprivileged port such as 11562")
     if worker_port == 8787:
         read.fail("workerPort", "8787 is RStudio's port; use another, such as 11562")
@@ -445,6 +491,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
     if platform == "gke":
         gke = _parse_gke(read, gcp_project, workers, worker_cpu, worker_memory)
         _check_scheduler_fits(read, gke, scheduler_cpu, scheduler_memory)
+        _check_not_cluster_ranges(read, allowed, gke)
     elif raw.get("masterAuthorizedNetworks"):
         read.fail("masterAuthorizedNetworks", "only applies to platform gke; remove it")
 
@@ -493,14 +540,14 @@ def _parse_gke(
             "gcp:project: not set; platform gke needs a GCP project "
             "(`pulumi config set gcp:project <id>`), or use platform existing"
         )
-    elif not _GCP_PROJECT.match(gcp_project):
+    elif not _GCP_PROJECT.fullmatch(gcp_project):
         read.problems.append(f"gcp:project: {gcp_project!r} is not a GCP project id")
     location = read.text("location")
     if not location:
         read.fail("location", "not set; platform gke needs a zone such as europe-west1-b")
-    elif not _GCP_LOCATION.match(location):
+    elif not _GCP_LOCATION.fullmatch(location):
         read.fail("location", f"{location!r} is not a GCP zone or region such as europe-west1-b")
-    region = location.rsplit("-", 1)[0] if re.search(r"-[a-z]$", location) else location
+    region = location.rsplit("-", 1)[0] if re.search(r"-[a-z]\Z", location) else location
 
     networks = read.cidrs("masterAuthorizedNetworks", "the Kubernetes API")
     if not networks and not read.failed("masterAuthorizedNetworks"):
@@ -575,6 +622,34 @@ def _parse_gke(
     )
 
 
+def _check_not_cluster_ranges(read: _Reader, allowed: tuple[str, ...], gke: GkeSettings) -> None:
+    """Users' addresses never lie in the cluster's own ranges: such an entry is a mistake."""
+    own = {"nodeCidr": gke.node_cidr, "podCidr": gke.pod_cidr, "serviceCidr": gke.service_cidr}
+    for item in allowed:
+        network = ipaddress.ip_network(item)
+        for key, cidr in own.items():
+            if network.overlaps(ipaddress.ip_network(cidr)):
+                read.fail(
+                    "allowedSourceRanges",
+                    f"{item} overlaps the cluster's own {key} {cidr}: those are the cluster's addresses, "
+                    "not your users'. List the public addresses you connect from",
+                )
+
+
+def unknown_keys(keys: list[str]) -> list[str]:
+    """A problem per ``kubepar:`` key that kubepar does not read (a typo does nothing otherwise)."""
+    known = {*DEFAULTS, *LIST_KEYS, "workerPoolMaxNodes", "password"}
+    problems = []
+    for full in sorted(keys):
+        project, _, key = full.partition(":")
+        if project != PROJECT or key in known:
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean {PROJECT}:{close[0]}?" if close else "see Pulumi.yaml for the keys kubepar reads"
+        problems.append(f"{full}: not a kubepar setting, so it would do nothing; {hint} (remove or rename it)")
+    return problems
+
+
 def _check_scheduler_fits(read: _Reader, gke: GkeSettings, cpu: str, memory: str) -> None:
     """The scheduler (and the Dask notebook) must fit on one system node, or it stays Pending."""
     shape = quantities.machine_shape(gke.system_machine_type)
@@ -606,6 +681,7 @@ def load() -> Settings:
     except ConfigError as errors:
         problems = list(errors.problems)
         settings = None
+    problems += unknown_keys([*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.config.get_config_env()])
     if password_raw is not None:
         if not pulumi.runtime.is_config_secret(password_key):
             problems.append(

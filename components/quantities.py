@@ -12,7 +12,9 @@ import math
 import re
 from dataclasses import dataclass
 
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$")
+# fullmatch, ASCII digits, and at most 12 digits: a value that parses oddly
+# (a trailing newline, Arabic-Indic digits, a thousand digits) is refused.
+_MEMORY = re.compile(r"([0-9]{1,12}(?:\.[0-9]{1,6})?)(Ki|Mi|Gi|Ti|k|K|M|G|T)?")
 _MEMORY_FACTORS = {
     None: 1,
     "k": 1000,
@@ -25,7 +27,7 @@ _MEMORY_FACTORS = {
     "Gi": 1024**3,
     "Ti": 1024**4,
 }
-_CPU = re.compile(r"^(\d+(?:\.\d+)?)(m)?$")
+_CPU = re.compile(r"([0-9]{1,7}(?:\.[0-9]{1,3})?)(m)?")
 
 # GiB of memory per vCPU by machine class; n1 is the older, smaller ratio.
 _GIB_PER_VCPU = {"standard": 4.0, "highmem": 8.0, "highcpu": 1.0}
@@ -47,7 +49,7 @@ class MachineShape:
 
 def cpu_millis(value: str) -> int:
     """``"1"`` -> 1000, ``"500m"`` -> 500, ``"1.5"`` -> 1500."""
-    match = _CPU.match(str(value).strip())
+    match = _CPU.fullmatch(str(value))
     if not match:
         raise ValueError("expected a CPU quantity such as 1, 0.5 or 500m")
     number = float(match[1])
@@ -56,7 +58,7 @@ def cpu_millis(value: str) -> int:
 
 def memory_bytes(value: str) -> int:
     """``"2Gi"`` -> 2147483648; decimal and binary suffixes as Kubernetes reads them."""
-    match = _MEMORY.match(str(value).strip())
+    match = _MEMORY.fullmatch(str(value))
     if not match:
         raise ValueError("expected a memory quantity such as 2Gi or 512Mi")
     return int(float(match[1]) * _MEMORY_FACTORS[match[2]])
@@ -67,10 +69,10 @@ def machine_shape(machine_type: str) -> MachineShape | None:
     if machine_type in _SHARED_CORE:
         vcpus, gib = _SHARED_CORE[machine_type]
         return MachineShape(vcpus, int(gib * 1024**3))
-    custom = re.fullmatch(r"(?:[a-z0-9]+-)?custom-(\d+)-(\d+)(?:-ext)?", machine_type)
+    custom = re.fullmatch(r"(?:[a-z0-9]+-)?custom-([0-9]{1,3})-([0-9]{1,8})(?:-ext)?", machine_type)
     if custom:
         return MachineShape(int(custom[1]), int(custom[2]) * 1024**2)
-    named = re.fullmatch(r"([a-z][a-z0-9]*)-(standard|highmem|highcpu)-(\d+)", machine_type)
+    named = re.fullmatch(r"([a-z][a-z0-9]*)-(standard|highmem|highcpu)-([0-9]{1,3})", machine_type)
     if not named:
         return None
     ratios = _N1_GIB_PER_VCPU if named[1] == "n1" else _GIB_PER_VCPU

@@ -74,7 +74,8 @@ def test_defaults_come_from_pulumi_yaml() -> None:
         ("namespace", "kube-system", "kubepar:namespace: 'kube-system' is not valid (kube-* and default belong"),
         ("namespace", "kube-anything", "kube-* and default belong to Kubernetes"),
         ("namespace", "default", "kubepar:namespace: 'default' is not valid (kube-* and default belong"),
-        ("namespace", "kubepar\n", "kubepar:namespace: 'kubepar\\n' is not valid"),
+        ("namespace", "kubepar\n", "kubepar:namespace: 'kubepar\\n' has surrounding whitespace or a newline"),
+        ("namespace", "kube-public", "kube-* and default belong to Kubernetes"),
         ("workerPort", "8787", "kubepar:workerPort: 8787 is RStudio's port"),
         ("workerPort", "80", "kubepar:workerPort: 80 is outside 1024..65535"),
         ("deletionProtection", "yes", "kubepar:deletionProtection: 'yes' is not true or false"),
@@ -93,7 +94,7 @@ def test_defaults_come_from_pulumi_yaml() -> None:
         ("cranSnapshot", "latest", "kubepar:cranSnapshot: 'latest' is not valid (expected a date YYYY-MM-DD"),
         ("cranSnapshot", "2025-02-30", "kubepar:cranSnapshot: '2025-02-30' is not valid"),
         ("cranSnapshot", "2099-01-01", "the snapshot date must lie between 2020-01-01 and today"),
-        ("cranSnapshot", "2025-10-30\n", "kubepar:cranSnapshot: '2025-10-30\\n' is not valid"),
+        ("cranSnapshot", "2025-10-30\n", "kubepar:cranSnapshot: '2025-10-30\\n' has surrounding whitespace"),
         ("maintenanceWindow", "SU 01:00", "kubepar:maintenanceWindow: 'SU 01:00' is not valid (name at least two days"),
         ("maintenanceWindow", "SA,SU 25:00", "kubepar:maintenanceWindow: 'SA,SU 25:00' is not valid (expected DAYS"),
         ("maintenanceWindow", "weekends", "kubepar:maintenanceWindow: 'weekends' is not valid"),
@@ -259,3 +260,98 @@ def test_cran_repository_is_the_dated_snapshot_for_the_images_ubuntu() -> None:
         parse(rVersion="4.4.1", cranSnapshot="2024-10-30").workload.cran_repository
         == "https://p3m.dev/cran/__linux__/jammy/2024-10-30"
     )
+
+
+# ------------------------------------------------------------- values that parse oddly
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("workers", "4\n", "kubepar:workers: '4\\n' has surrounding whitespace or a newline"),
+        ("workers", " 4", "kubepar:workers: ' 4' has surrounding whitespace or a newline"),
+        ("workers", "\u0664", "kubepar:workers: '\u0664' is not a whole number in 0..120"),
+        ("workers", "1" * 5000, "(5000 characters)' is not a whole number in 0..120"),
+        ("workerPort", "1" * 20, "is not a whole number in 1024..65535"),
+        ("workerMemory", "2Gi\n", "kubepar:workerMemory: '2Gi\\n' has surrounding whitespace"),
+        ("workerMemory", "\u0662Gi", "kubepar:workerMemory: '\u0662Gi' is not valid"),
+        ("workerMemory", "9" * 400 + "Gi", "kubepar:workerMemory:"),
+        ("workerMemory", "64Ti", "more than 12Ti, beyond any machine"),
+        ("workerCpu", "100000", "more than 512 CPUs"),
+        ("homeSize", "99999Ti", "kubepar:homeSize: '99999Ti' is not valid (more than 64Ti"),
+        ("homeSize", "10Mi", "kubepar:homeSize: '10Mi' is not valid (must be at least 1Gi)"),
+        ("rVersion", "4.5.1\n", "kubepar:rVersion: '4.5.1\\n' has surrounding whitespace"),
+        ("rVersion", "\u0664.5.1", "kubepar:rVersion: '\u0664.5.1' is not valid"),
+        ("daskVersion", "2026.7.1 ", "kubepar:daskVersion: '2026.7.1 ' has surrounding whitespace"),
+        ("packages", '["ranger\\n"]', "kubepar:packages: 'ranger\\n' is not a CRAN package name"),
+        ("location", "europe-west1-b\n", "kubepar:location: 'europe-west1-b\\n' has surrounding whitespace"),
+        ("allowedSourceRanges", '["203.0.113.0/24\\n"]', "'203.0.113.0/24\\n' has surrounding whitespace"),
+        ("allowedSourceRanges", '[" 203.0.113.0/24"]', "' 203.0.113.0/24' has surrounding whitespace"),
+    ],
+)
+def test_values_that_parse_oddly_are_refused_with_their_key(key: str, value: str, expected: str) -> None:
+    found = problems(**{key: value})
+    assert any(expected in problem for problem in found), found
+
+
+# ------------------------------------------------------------- ranges that together open everything
+
+
+@pytest.mark.parametrize("key", ["allowedSourceRanges", "masterAuthorizedNetworks"])
+@pytest.mark.parametrize(
+    ("ranges", "opened"),
+    [
+        (["0.0.0.0/1", "128.0.0.0/1"], "0.0.0.0/0 (the whole internet)"),
+        (["::/1", "8000::/1"], "::/0 (the whole internet)"),
+        (["10.128.0.0/9", "0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2"], "0.0.0.0/0 (the whole internet)"),
+        (["198.18.0.0/15"], "198.18.0.0/15, wider than /16"),
+        (["2001:db8::/32"], "2001:db8::/32, wider than /48"),
+        ([f"{n}.0.0.0/16" for n in range(100, 117)], "1114112 IPv4 addresses, more than 16 /16 blocks"),
+    ],
+)
+def test_ranges_that_together_open_too_much_are_refused(key: str, ranges: list[str], opened: str) -> None:
+    found = [p for p in problems(**{key: json.dumps(ranges)}) if p.startswith(f"kubepar:{key}:")]
+    assert len(found) == 1, found
+    assert "together they open" in found[0]
+    assert opened in found[0]
+
+
+@pytest.mark.parametrize(
+    "ranges", [["203.0.113.7/32"], ["198.51.100.0/24", "203.0.113.0/24"], ["2001:db8:1::/48"], ["198.18.0.0/16"]]
+)
+def test_own_addresses_pass(ranges: list[str]) -> None:
+    assert parse(allowedSourceRanges=json.dumps(ranges)).workload.allowed_source_ranges == tuple(ranges)
+
+
+@pytest.mark.parametrize(
+    ("cidr", "own"), [("10.20.1.0/24", "podCidr"), ("10.10.0.5/32", "nodeCidr"), ("10.24.0.0/24", "serviceCidr")]
+)
+def test_allowed_ranges_inside_the_clusters_own_ranges_are_a_mistake(cidr: str, own: str) -> None:
+    found = problems(allowedSourceRanges=json.dumps([cidr]))
+    assert any(p.startswith(f"kubepar:allowedSourceRanges: {cidr} overlaps the cluster's own {own}") for p in found)
+
+
+# ------------------------------------------------------------- keys that do nothing
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("worker", "workers"),
+        ("allowedSourceRange", "allowedSourceRanges"),
+        ("deletionprotection", "deletionProtection"),
+    ],
+)
+def test_unknown_key_is_refused_naming_the_closest_known_one(typo: str, meant: str) -> None:
+    with pytest.raises(pulumi.RunError) as caught:
+        render.run_program("local", {f"kubepar:{typo}": "3"})
+    assert f"kubepar:{typo}: not a kubepar setting, so it would do nothing; did you mean kubepar:{meant}?" in str(
+        caught.value
+    )
+
+
+def test_unknown_key_without_a_close_match_points_to_pulumi_yaml() -> None:
+    assert config.unknown_keys(["kubepar:zzz", "gcp:project", "kubepar:workers"]) == [
+        "kubepar:zzz: not a kubepar setting, so it would do nothing; see Pulumi.yaml for the keys kubepar reads "
+        "(remove or rename it)"
+    ]
