@@ -94,6 +94,8 @@ if settings.gke is not None:
         ),
     ]
     provider = cluster.provider
+    # Pods never reach the API server, not even at its public address.
+    api_server_cidrs: pulumi.Input[list[str]] | None = cluster.endpoint.apply(lambda e: [f"{e}/32"] if e else [])
     # Workloads wait for the pools, so pods never sit Pending on a pool-less cluster.
     k8s_opts = pulumi.ResourceOptions(providers=[provider], depends_on=pools)
     pulumi.export("cluster", cluster.name)
@@ -101,6 +103,8 @@ if settings.gke is not None:
     pulumi.export("workerPoolMaxNodes", gke.worker_pool_max_nodes)
 else:
     provider = existing_cluster_provider("kubepar-k8s", settings.kube_context)
+    # Unknown here: the private ranges every egress policy excludes cover an in-cluster endpoint.
+    api_server_cidrs = None
     k8s_opts = pulumi.ResourceOptions(providers=[provider])
 
 if settings.password is not None:
@@ -148,6 +152,7 @@ workloads = {
             password=password if role.password_env else None,
             home_claim=home.claim if role.home else None,
             on_gke=settings.gke is not None,
+            api_server_cidrs=api_server_cidrs,
         ),
         opts=k8s_opts,
     )

@@ -112,8 +112,14 @@ class PodRole:
     """Port clients dial through the fixed-name Service ``kubepar-scheduler``."""
     endpoint_clients: tuple[str, ...] = ()
     """Components allowed to dial ``endpoint_port``."""
+    internal_clients: tuple[tuple[str, int], ...] = ()
+    """(component, port) pairs allowed in besides the endpoint clients (the notebook to the dashboard)."""
     peers: tuple[str, ...] = ()
     """Components allowed to reach this role on any port (Dask workers talk to each other)."""
+    egress_to: tuple[tuple[str, int | None], ...] = ()
+    """(component, port) pairs this role may dial inside the stack; None is any port."""
+    internet: str = "https"
+    """Egress to public addresses: ``none``, ``https`` (package repositories, object stores) or ``all``."""
     mount_settings: bool = False
     """Mount the live settings ConfigMap (worker count) at SETTINGS_DIR."""
     read_only_root: bool = True
@@ -127,6 +133,21 @@ class PodRole:
     disruption_budget: bool = False
     """A PodDisruptionBudget that admits no voluntary eviction: a node drain waits for it
     (GKE waits up to an hour, inside the maintenance window)."""
+    checkov_skips: tuple[tuple[str, str], ...] = ()
+    """(check id, reason) that checkov skips on this role's Deployment only, besides IMAGE_TAG_SKIP."""
+
+
+# Tags, not digests, on every image: the tag fixes the R or Dask version; rocker
+# and dask rebuild a tag for OS security fixes, which new pods then pull
+# (imagePullPolicy Always); R packages are fixed by the dated snapshot. A digest
+# would freeze an unpatched build, and cannot be looked up without the registry.
+IMAGE_TAG_SKIP = (
+    "CKV_K8S_43",
+    "tags pin the version and are pulled Always for OS fixes; packages are pinned by the snapshot",
+)
+NO_PROBE_REASON = "serves no port: the dial loop is PID 1, so the container ends and restarts when it dies"
+NO_LIVENESS_REASON = "a busy Dask event loop blocks for seconds; a liveness restart would lose every task"
+SECRET_ENV_REASON = "the image reads its login secret only from this environment variable"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,10 +219,19 @@ def r_engine(settings: WorkloadSettings) -> Engine:
         exposed_port=RSTUDIO_PORT,
         endpoint_port=settings.worker_port,
         endpoint_clients=("worker",),
+        # The user's own session: git, APIs and package repositories on any port.
+        internet="all",
         mount_settings=True,
         read_only_root=False,
         safe_to_evict=False,
         disruption_budget=True,
+        checkov_skips=(
+            ("CKV_K8S_23", "rocker's s6 init starts as root, sets up the rstudio user, then drops to it"),
+            ("CKV_K8S_40", "runs as root by design (rocker's init); sessions run as rstudio, UID 1000"),
+            ("CKV_K8S_25", "rocker's init needs CHOWN, SETUID and friends to switch users; nothing else is added"),
+            ("CKV_K8S_22", "rocker's init writes users, Renviron.site and s6 state under /etc and /run"),
+            ("CKV_K8S_35", SECRET_ENV_REASON + " (PASSWORD)"),
+        ),
     )
     worker = PodRole(
         component="worker",
@@ -216,11 +246,13 @@ def r_engine(settings: WorkloadSettings) -> Engine:
         memory=settings.worker_memory,
         replicas=settings.workers,
         pool="workers",
+        egress_to=(("scheduler", settings.worker_port),),
         # The dial loop exits within a second of SIGTERM; Spot allows about 15 s.
         grace_seconds=SPOT_GRACE_SECONDS,
         await_rollout=False,
         # A PSOCK call fails when one of its workers goes.
         safe_to_evict=False,
+        checkov_skips=(("CKV_K8S_8", NO_PROBE_REASON), ("CKV_K8S_9", NO_PROBE_REASON)),
     )
     return Engine(
         name="r",
@@ -258,11 +290,22 @@ def dask_engine(settings: WorkloadSettings) -> Engine:
         home="/home/jovyan",
         password_env="JUPYTER_TOKEN",
         exposed_port=JUPYTER_PORT,
-        # Workers send results straight to the client for some operations.
-        peers=("worker",),
+        # The client dials the scheduler (and its dashboard, for the JupyterLab
+        # Dask panel) and gathers results straight from the workers.
+        egress_to=(
+            ("scheduler", DASK_SCHEDULER_PORT),
+            ("scheduler", DASK_DASHBOARD_PORT),
+            ("worker", None),
+        ),
+        internet="all",
         read_only_root=False,
         safe_to_evict=False,
         disruption_budget=True,
+        checkov_skips=(
+            ("CKV_K8S_40", "runs as jovyan (UID 1000), who owns the image's conda environment and home"),
+            ("CKV_K8S_22", "JupyterLab writes its runtime, settings and kernels under the image's own folders"),
+            ("CKV_K8S_35", SECRET_ENV_REASON + " (JUPYTER_TOKEN)"),
+        ),
     )
     scheduler = PodRole(
         component="scheduler",
@@ -285,8 +328,12 @@ def dask_engine(settings: WorkloadSettings) -> Engine:
         exposed_port=DASK_DASHBOARD_PORT,
         endpoint_port=DASK_SCHEDULER_PORT,
         endpoint_clients=("worker", "notebook"),
+        internal_clients=(("notebook", DASK_DASHBOARD_PORT),),
+        # The scheduler dials each worker's (random) listening port.
+        egress_to=(("worker", None),),
         safe_to_evict=False,
         disruption_budget=True,
+        checkov_skips=(("CKV_K8S_8", NO_LIVENESS_REASON),),
     )
     worker = PodRole(
         component="worker",
@@ -319,12 +366,16 @@ def dask_engine(settings: WorkloadSettings) -> Engine:
         probe=Probe(port=DASK_WORKER_DASHBOARD_PORT, path="/health", liveness=False),
         replicas=settings.workers,
         pool="workers",
+        # Workers listen on random ports: the scheduler, the client and other
+        # workers dial them; they dial the scheduler and each other.
         peers=("scheduler", "worker", "notebook"),
+        egress_to=(("scheduler", DASK_SCHEDULER_PORT), ("worker", None)),
         # Dask spills to /tmp when memory fills: room for twice its memory limit.
         tmp_size=f"{2 * quantities.memory_bytes(settings.worker_memory) // 1024**2}Mi",
         # GKE gives Spot pods about 15 s whatever this says; retirement fits inside.
         grace_seconds=SPOT_GRACE_SECONDS,
         await_rollout=False,
+        checkov_skips=(("CKV_K8S_8", NO_LIVENESS_REASON),),
     )
     return Engine(
         name="dask",

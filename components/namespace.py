@@ -1,10 +1,10 @@
 """Namespace: the stack's namespace, its ServiceAccounts and a default-deny policy.
 
 Owns: the Namespace (with Pod Security admission labels), one ServiceAccount
-per workload role, and a NetworkPolicy that denies all ingress unless another
-policy allows it. Does not: bind any role. kubepar needs no Kubernetes API
-access from inside its pods, so there is no Role, RoleBinding or
-ClusterRoleBinding anywhere.
+per workload role, a NetworkPolicy that denies all ingress and egress unless
+another policy allows it, and one that lets every pod reach the cluster DNS.
+Does not: bind any role. kubepar needs no Kubernetes API access from inside
+its pods, so there is no Role, RoleBinding or ClusterRoleBinding anywhere.
 Invariant: no ServiceAccount token is mounted into any pod.
 """
 
@@ -68,7 +68,30 @@ class Namespace(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-default-deny",
             metadata=object_meta(self.name, namespace_labels(args.stack)),
-            spec={"pod_selector": {}, "policy_types": ["Ingress"]},
+            # Nothing in, nothing out, unless a role's own policy allows it.
+            spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-dns",
+            metadata=object_meta(self.name, namespace_labels(args.stack)),
+            # Every pod resolves names through the cluster DNS (kube-dns on
+            # GKE and most distributions), and nothing else in kube-system.
+            spec={
+                "pod_selector": {},
+                "policy_types": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }
+                ],
+            },
             opts=child,
         )
 

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 
 from components.engines import (
+    IMAGE_TAG_SKIP,
     NON_ROOT_UID,
     PACKAGES_DIR,
     ROCKER_INIT_CAPABILITIES,
@@ -76,6 +77,7 @@ def _installer_container(engine: Engine, role: PodRole) -> dict[str, Any]:
     return {
         "name": "install-packages",
         "image": installer.image,
+        "image_pull_policy": "Always",
         "command": list(installer.command),
         "env": [
             *({"name": name, "value": value} for name, value in installer.env),
@@ -110,6 +112,12 @@ def _probes(role: PodRole) -> dict[str, Any]:
     if role.probe.liveness:
         probes["liveness_probe"] = {**check, "period_seconds": 20, "failure_threshold": 3}
     return probes
+
+
+def checkov_annotations(role: PodRole) -> dict[str, str]:
+    """checkov's per-object skips for the role's Deployment, each with its reason (no global skips)."""
+    skips = (IMAGE_TAG_SKIP, *role.checkov_skips)
+    return {f"checkov.io/skip{index}": f"{check}={reason}" for index, (check, reason) in enumerate(skips, start=1)}
 
 
 def pod_annotations(role: PodRole) -> dict[str, str]:
@@ -176,6 +184,8 @@ def pod_spec(
     container: dict[str, Any] = {
         "name": role.component,
         "image": role.image,
+        # Tags get OS rebuilds: each new pod checks the tag (layers stay cached).
+        "image_pull_policy": "Always",
         "env": env,
         "resources": resources(role.cpu, role.memory),
         "security_context": container_security(role),
@@ -195,6 +205,9 @@ def pod_spec(
     spec: dict[str, Any] = {
         "service_account_name": service_account,
         "automount_service_account_token": False,
+        # No KUBEPAR_SCHEDULER_PORT=tcp://... and friends from every Service in
+        # the namespace: pods get exactly the variables the engine declares.
+        "enable_service_links": False,
         "security_context": pod_security,
         "termination_grace_period_seconds": role.grace_seconds,
         "containers": [container],

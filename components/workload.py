@@ -3,10 +3,10 @@
 Owns, for one PodRole: the Deployment; the password Secret when the role
 has one; a PodDisruptionBudget for roles that hold work; the user-facing Service
 (LoadBalancer limited to allowedSourceRanges, or ClusterIP for
-port-forward); the fixed-name Service clients dial; and one NetworkPolicy
-per door. Does not: know which engine it runs, or own the home volume
-(home.py: it outlives an engine change). A role with no door gets a policy
-that admits nothing.
+port-forward); the fixed-name Service clients dial; and, through
+network_policies.py, one NetworkPolicy per door and one for egress. Does not:
+know which engine it runs, or own the home volume (home.py: it outlives an
+engine change).
 Invariant: the endpoint port is only ever on a ClusterIP Service, and only
 the components the role names may reach it.
 """
@@ -19,7 +19,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import pods
+from components import network_policies, pods
 from components.config import WorkloadSettings
 from components.engines import ENDPOINT_SERVICE, Engine, PodRole
 from components.labels import labels, object_meta, selector
@@ -46,6 +46,8 @@ class WorkloadArgs:
     """Name of the home PersistentVolumeClaim; needed when the role has ``home``."""
     on_gke: bool = False
     """Pin pods to the GKE pool the role names."""
+    api_server_cidrs: pulumi.Input[list[str]] | None = None
+    """The API server's public address(es) as /32s: excluded from every pod's internet egress."""
 
 
 class Workload(pulumi.ComponentResource):
@@ -94,7 +96,9 @@ class Workload(pulumi.ComponentResource):
             # A replaced worker is gone either way: no surge pods waiting for nodes.
             else {"type": "RollingUpdate", "rolling_update": {"max_unavailable": "50%", "max_surge": 0}}
         )
-        annotations = None if role.await_rollout else {"pulumi.com/skipAwait": "true"}
+        annotations = pods.checkov_annotations(role)
+        if not role.await_rollout:
+            annotations["pulumi.com/skipAwait"] = "true"
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=object_meta(args.namespace, meta_labels, annotations=annotations),
@@ -142,22 +146,6 @@ class Workload(pulumi.ComponentResource):
                 },
                 opts=child,
             )
-            self._policy(
-                f"{name}-from-clients",
-                args,
-                meta_labels,
-                own_selector,
-                [
-                    {
-                        "from_": [
-                            {"pod_selector": {"match_labels": selector(settings.stack, client)}}
-                            for client in role.endpoint_clients
-                        ],
-                        "ports": [{"protocol": "TCP", "port": role.endpoint_port}],
-                    }
-                ],
-                child,
-            )
 
         self.ui_service = None
         self.ui_address = None
@@ -172,7 +160,7 @@ class Workload(pulumi.ComponentResource):
             }
             if public:
                 ui_spec["load_balancer_source_ranges"] = list(settings.allowed_source_ranges)
-                # Keeps the client's address, so the NetworkPolicy below can check it too.
+                # Keeps the client's address, so the NetworkPolicy can check it too.
                 ui_spec["external_traffic_policy"] = "Local"
             ui = k8s.core.v1.Service(
                 f"{name}-ui",
@@ -180,43 +168,19 @@ class Workload(pulumi.ComponentResource):
                 spec=cast(k8s.core.v1.ServiceSpecArgsDict, ui_spec),
                 opts=child,
             )
-            if public:
-                # Without allowed ranges there is no policy: kubectl port-forward
-                # enters the pod directly and needs none.
-                self._policy(
-                    f"{name}-from-users",
-                    args,
-                    meta_labels,
-                    own_selector,
-                    [
-                        {
-                            "from_": [{"ip_block": {"cidr": cidr}} for cidr in settings.allowed_source_ranges],
-                            "ports": [{"protocol": "TCP", "port": role.exposed_port}],
-                        }
-                    ],
-                    child,
-                )
             self.ui_service = ui.metadata.name
             self.ui_address = ui.status.apply(_load_balancer_address)
 
-        if role.peers:
-            self._policy(
-                f"{name}-from-peers",
-                args,
-                meta_labels,
-                own_selector,
-                [
-                    {
-                        "from_": [
-                            {"pod_selector": {"match_labels": selector(settings.stack, peer)}} for peer in role.peers
-                        ]
-                    }
-                ],
-                child,
-            )
-        if role.endpoint_port is None and role.exposed_port is None and not role.peers:
-            # Selects the role and allows nothing in: these pods only dial out.
-            self._policy(f"{name}-no-ingress", args, meta_labels, own_selector, None, child)
+        network_policies.create(
+            name,
+            role,
+            stack=settings.stack,
+            namespace=args.namespace,
+            meta_labels=meta_labels,
+            allowed_source_ranges=settings.allowed_source_ranges,
+            api_server_cidrs=args.api_server_cidrs,
+            opts=child,
+        )
 
         self.deployment = deployment.metadata.name
         self.register_outputs(
@@ -225,25 +189,6 @@ class Workload(pulumi.ComponentResource):
                 "ui_service": self.ui_service,
                 "ui_address": self.ui_address,
             }
-        )
-
-    @staticmethod
-    def _policy(
-        name: str,
-        args: WorkloadArgs,
-        meta_labels: dict[str, str],
-        own_selector: dict[str, str],
-        ingress: list[dict[str, Any]] | None,
-        opts: pulumi.ResourceOptions,
-    ) -> None:
-        spec: dict[str, Any] = {"pod_selector": {"match_labels": own_selector}, "policy_types": ["Ingress"]}
-        if ingress is not None:
-            spec["ingress"] = ingress
-        k8s.networking.v1.NetworkPolicy(
-            name,
-            metadata=object_meta(args.namespace, meta_labels),
-            spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, spec),
-            opts=opts,
         )
 
 

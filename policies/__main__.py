@@ -1,6 +1,6 @@
 """The kubepar guardrails policy pack: `pulumi preview --policy-pack policies`.
 
-Only constructs the pack; the rules live in kubepar_policies.py so tests can
+Only constructs the pack; the rules live in the kubepar_policies package so tests can
 import them (constructing a PolicyPack starts a server and never returns).
 """
 

@@ -120,18 +120,6 @@ def test_dask_exposes_notebook_and_dashboard_but_not_the_scheduler_port() -> Non
     assert public_ports == [8787, 8888]
 
 
-def test_dask_workers_admit_only_their_own_cluster() -> None:
-    policies = program("dask-dev").kubernetes("NetworkPolicy")
-    worker_policy = only(
-        [p for p in policies if p["metadata"]["labels"].get("app.kubernetes.io/component") == "worker"]
-    )
-    peers = {
-        f["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
-        for f in worker_policy["spec"]["ingress"][0]["from"]
-    }
-    assert peers == {"scheduler", "worker", "notebook"}
-
-
 def test_engines_share_namespace_network_and_cluster() -> None:
     r, dask = program("dev"), program("dev", engine="dask", packages=[])
     gcp = {(x.type, x.name) for x in r.resources if x.type.startswith("gcp:")}

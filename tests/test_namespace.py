@@ -1,4 +1,4 @@
-"""Namespace: Pod Security labels, ServiceAccounts, default-deny ingress."""
+"""Namespace: Pod Security labels, ServiceAccounts, default-deny both ways (reachability: test_network_policies)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ def test_namespace_name_comes_from_config() -> None:
     assert {d["metadata"]["namespace"] for d in capture.kubernetes("Deployment")} == {"stats-team"}
 
 
-def test_default_policy_denies_all_ingress_in_the_namespace() -> None:
+def test_default_policy_denies_all_ingress_and_egress_in_the_namespace() -> None:
     policies = program("local").kubernetes("NetworkPolicy")
-    deny = [p for p in policies if p["spec"]["podSelector"] == {}]
-    assert len(deny) == 1
-    assert deny[0]["spec"]["policyTypes"] == ["Ingress"]
-    assert "ingress" not in deny[0]["spec"]
+    deny = only([p for p in policies if p["spec"]["podSelector"] == {} and "egress" not in p["spec"]])
+    assert deny["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in deny["spec"]

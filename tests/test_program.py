@@ -31,6 +31,9 @@ SHARED_NAMES = {
     ("random:index/randomPassword:RandomPassword", "password"),
     ("kubernetes:core/v1:Namespace", "kubepar-namespace"),
     ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubepar-default-deny"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubepar-dns"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "scheduler-egress"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "worker-egress"),
     ("kubernetes:core/v1:ConfigMap", "kubepar-files-scripts"),
     ("kubernetes:core/v1:ConfigMap", "kubepar-files-settings"),
     ("kubernetes:core/v1:ServiceAccount", "kubepar-scheduler"),
@@ -55,7 +58,8 @@ DASK_NAMES = SHARED_NAMES | {
     ("kubernetes:apps/v1:Deployment", "notebook-deployment"),
     ("kubernetes:core/v1:Service", "notebook-ui"),
     ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "notebook-from-users"),
-    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "notebook-from-peers"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "notebook-egress"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "scheduler-from-cluster"),
     ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "worker-from-peers"),
 }
 PUBLIC_NAMES = {("kubernetes:networking.k8s.io/v1:NetworkPolicy", "scheduler-from-users")}
@@ -77,7 +81,8 @@ def test_resource_counts_per_type_for_dev() -> None:
     counts = Counter(r.type for r in program("dev").resources)
     assert counts["gcp:container/nodePool:NodePool"] == 2
     assert counts["kubernetes:apps/v1:Deployment"] == 2
-    assert counts["kubernetes:networking.k8s.io/v1:NetworkPolicy"] == 4
+    # default-deny, DNS; scheduler: clients, users, egress; workers: no ingress, egress.
+    assert counts["kubernetes:networking.k8s.io/v1:NetworkPolicy"] == 7
     assert counts["kubernetes:core/v1:Service"] == 2
 
 

@@ -44,25 +44,6 @@ def test_ui_stays_cluster_internal_without_allowed_ranges() -> None:
     assert {s["spec"]["type"] for s in program("local").kubernetes("Service")} == {"ClusterIP"}
 
 
-def test_only_workers_may_dial_the_r_endpoint() -> None:
-    policy = only(of(program("local").kubernetes("NetworkPolicy"), "scheduler"))
-    rule = only(policy["spec"]["ingress"])
-    assert rule["ports"] == [{"protocol": "TCP", "port": 11562}]
-    assert only(rule["from"])["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
-
-
-def test_users_reach_the_ui_only_from_the_allowed_ranges() -> None:
-    policies = of(program("dev").kubernetes("NetworkPolicy"), "scheduler")
-    from_users = only([p for p in policies if p["spec"]["ingress"][0]["ports"][0]["port"] == 8787])
-    assert from_users["spec"]["ingress"][0]["from"] == [{"ipBlock": {"cidr": "203.0.113.0/24"}}]
-
-
-def test_r_workers_admit_nothing() -> None:
-    policy = only(of(program("local").kubernetes("NetworkPolicy"), "worker"))
-    assert policy["spec"]["policyTypes"] == ["Ingress"]
-    assert "ingress" not in policy["spec"]
-
-
 def test_home_is_a_claim_and_the_pod_is_recreated_not_surged() -> None:
     document = deployment("scheduler")
     spec = document["spec"]["template"]["spec"]

@@ -1,0 +1,121 @@
+"""NetworkPolicies of one engine role: exactly the doors it declares, in and out.
+
+Owns: per role, one ingress policy per door (clients of its endpoint port,
+in-cluster clients of other ports, users through the LoadBalancer, peers)
+and one egress policy (in-cluster destinations by component and port, and
+the internet on the ports the role needs). The namespace's default-deny and
+DNS allowance live in namespace.py.
+
+Invariant: no pod reaches the node metadata server (169.254.0.0/16), the
+cluster's private ranges or the API server's public address unless a role
+names it; nothing in here opens any port to every pod of the cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.engines import PodRole
+from components.labels import object_meta, selector
+
+# Never reached through the "internet" allowance: the private ranges (cluster
+# nodes, pods, Services, the control plane's private endpoint), carrier-grade
+# NAT space, and link-local space, where the node metadata server answers.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+HTTPS_PORT = 443
+
+
+def internet_rule(role: PodRole, api_server_cidrs: pulumi.Input[list[str]] | None) -> dict[str, Any] | None:
+    """The egress rule to public addresses, or None when the role needs none."""
+    if role.internet == "none":
+        return None
+    excluded = pulumi.Output.from_input(api_server_cidrs or []).apply(lambda cidrs: [*PRIVATE_RANGES, *(cidrs or [])])
+    rule: dict[str, Any] = {"to": [{"ip_block": {"cidr": "0.0.0.0/0", "except": excluded}}]}
+    if role.internet == "https":
+        # Package repositories and object stores: HTTPS only.
+        rule["ports"] = [{"protocol": "TCP", "port": HTTPS_PORT}]
+    return rule
+
+
+def _to_components(stack: str, targets: tuple[tuple[str, int | None], ...]) -> list[dict[str, Any]]:
+    rules = []
+    for component, port in targets:
+        rule: dict[str, Any] = {"to": [{"pod_selector": {"match_labels": selector(stack, component)}}]}
+        if port is not None:
+            rule["ports"] = [{"protocol": "TCP", "port": port}]
+        rules.append(rule)
+    return rules
+
+
+def _from_components(stack: str, components: tuple[str, ...], port: int | None) -> dict[str, Any]:
+    rule: dict[str, Any] = {
+        "from_": [{"pod_selector": {"match_labels": selector(stack, component)}} for component in components]
+    }
+    if port is not None:
+        rule["ports"] = [{"protocol": "TCP", "port": port}]
+    return rule
+
+
+def ingress_doors(role: PodRole, stack: str, allowed_source_ranges: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+    """Ingress rules per door name; an empty dict means the role admits nothing."""
+    doors: dict[str, list[dict[str, Any]]] = {}
+    if role.endpoint_port is not None:
+        doors["from-clients"] = [_from_components(stack, role.endpoint_clients, role.endpoint_port)]
+    if role.internal_clients:
+        doors["from-cluster"] = [
+            _from_components(stack, (component,), port) for component, port in role.internal_clients
+        ]
+    if role.exposed_port is not None and allowed_source_ranges:
+        # Without allowed ranges there is no LoadBalancer: kubectl port-forward
+        # enters the pod through the kubelet and needs no policy.
+        doors["from-users"] = [
+            {
+                "from_": [{"ip_block": {"cidr": cidr}} for cidr in allowed_source_ranges],
+                "ports": [{"protocol": "TCP", "port": role.exposed_port}],
+            }
+        ]
+    if role.peers:
+        doors["from-peers"] = [_from_components(stack, role.peers, None)]
+    return doors
+
+
+def egress_rules(role: PodRole, stack: str, api_server_cidrs: pulumi.Input[list[str]] | None) -> list[dict[str, Any]]:
+    rules = _to_components(stack, role.egress_to)
+    internet = internet_rule(role, api_server_cidrs)
+    if internet is not None:
+        rules.append(internet)
+    return rules
+
+
+def create(
+    name: str,
+    role: PodRole,
+    *,
+    stack: str,
+    namespace: pulumi.Input[str],
+    meta_labels: dict[str, str],
+    allowed_source_ranges: tuple[str, ...],
+    api_server_cidrs: pulumi.Input[list[str]] | None,
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """Declare the role's policies: ``<name>-<door>`` for ingress, ``<name>-egress``."""
+    own = {"match_labels": selector(stack, role.component)}
+
+    def policy(suffix: str, spec: dict[str, Any]) -> None:
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-{suffix}",
+            metadata=object_meta(namespace, meta_labels),
+            spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, {"pod_selector": own, **spec}),
+            opts=opts,
+        )
+
+    doors = ingress_doors(role, stack, allowed_source_ranges)
+    for door, rules in doors.items():
+        policy(door, {"policy_types": ["Ingress"], "ingress": rules})
+    if not doors:
+        # Selects the role and allows nothing in: these pods only dial out.
+        policy("no-ingress", {"policy_types": ["Ingress"]})
+    policy("egress", {"policy_types": ["Egress"], "egress": egress_rules(role, stack, api_server_cidrs)})

@@ -1,0 +1,201 @@
+"""What every rule family shares: resource kinds, pod templates, reporting helpers.
+
+Owns: recognising a resource type whatever its API version and whether it
+is a Patch; finding the pod template of any workload kind; naming a
+resource in a message; the shared address-range check (from
+components/cidrs.py, so config and the pack refuse the same lists).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+
+# The pack runs from policies/ in its own virtual environment; the range
+# rules are kubepar's own (standard library only), shared with config.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
+from components import cidrs, quantities  # noqa: E402
+
+__all__ = ["cidrs", "quantities"]
+
+MANDATORY = EnforcementLevel.MANDATORY
+ADVISORY = EnforcementLevel.ADVISORY
+
+COMPONENT_LABEL = "app.kubernetes.io/component"
+POOL_LABEL = "kubepar.dev/pool"
+
+# kubernetes:<group>/<version>:<Kind>, any version, with or without Patch.
+_K8S_TYPE = re.compile(r"kubernetes:(?P<group>[^:]*):(?P<kind>[A-Za-z]+?)(?P<patch>Patch)?")
+WORKLOAD_KINDS = {
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+}
+Validate = Callable[[ResourceValidationArgs, ReportViolation], Any]
+
+
+def kind_of(resource_type: str) -> tuple[str, str] | None:
+    """(API group/version, Kind) of a Kubernetes type, Patch or not; None for other providers."""
+    match = _K8S_TYPE.fullmatch(resource_type)
+    if not match:
+        return None
+    return match["group"], match["kind"]
+
+
+def is_kind(resource_type: str, *kinds: str, group: str | None = None) -> bool:
+    found = kind_of(resource_type)
+    if found is None or found[1] not in kinds:
+        return False
+    return group is None or found[0].split("/")[0] == group
+
+
+def is_workload(resource_type: str) -> bool:
+    found = kind_of(resource_type)
+    return found is not None and found[1] in WORKLOAD_KINDS and found[0].split("/")[0] in ("core", "apps", "batch")
+
+
+def describe(args: ResourceValidationArgs) -> str:
+    props = args.props or {}
+    kind = props.get("kind") or args.resource_type.rsplit(":", 1)[-1]
+    name = (props.get("metadata") or {}).get("name") or args.name
+    return f"{kind} '{name}'"
+
+
+def stack_of(urn: str) -> str:
+    """The stack name inside a URN: urn:pulumi:<stack>::<project>::..."""
+    return urn.split("::", 1)[0].rsplit(":", 1)[-1]
+
+
+def pod_template(props: Mapping[str, Any], resource_type: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """(pod metadata, pod spec) of a workload's props, for every workload kind."""
+    found = kind_of(resource_type)
+    kind = found[1] if found else ""
+    spec = props.get("spec") or {}
+    if kind == "Pod":
+        return props.get("metadata") or {}, spec
+    if kind == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    template = spec.get("template") or {}
+    return template.get("metadata") or {}, template.get("spec") or {}
+
+
+def containers(pod_spec: Mapping[str, Any], *, ephemeral: bool = True) -> Iterator[Mapping[str, Any]]:
+    """Every container of a pod: init, main and (unless asked not to) ephemeral debug containers."""
+    yield from pod_spec.get("initContainers") or []
+    yield from pod_spec.get("containers") or []
+    if ephemeral:
+        yield from pod_spec.get("ephemeralContainers") or []
+
+
+def pod_labels(props: Mapping[str, Any], resource_type: str) -> Mapping[str, Any]:
+    return pod_template(props, resource_type)[0].get("labels") or {}
+
+
+def image_repository(image: str) -> str:
+    """``docker.io/rocker/rstudio:4.5.1`` and ``rocker/rstudio@sha256:..`` -> ``rocker/rstudio``."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)
+    if ":" in last[-1]:
+        name = name[: name.rindex(":")]
+    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/"):
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
+def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, Any]) -> bool:
+    """Whether a Kubernetes label selector (matchLabels and matchExpressions) selects these labels."""
+    selector = selector or {}
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator = expression.get("key"), expression.get("operator")
+        values = expression.get("values") or []
+        present = key in labels
+        if operator == "In" and not (present and labels[key] in values):
+            return False
+        if operator == "NotIn" and present and labels[key] in values:
+            return False
+        if operator == "Exists" and not present:
+            return False
+        if operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def workloads(
+    validate: Callable[[ResourceValidationArgs, ReportViolation, Mapping[str, Any], Mapping[str, Any]], None],
+) -> Validate:
+    """Wrap a rule so it sees (pod metadata, pod spec) of every workload kind."""
+
+    def run(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if is_workload(args.resource_type):
+            metadata, spec = pod_template(args.props or {}, args.resource_type)
+            validate(args, report, metadata, spec)
+
+    return run
+
+
+def only(resource_type: str, validate: Validate) -> Validate:
+    def run(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if args.resource_type == resource_type:
+            validate(args, report)
+
+    return run
+
+
+def object_name(args: ResourceValidationArgs) -> str | None:
+    """The name the object gets in Kubernetes: metadata.name, or None when Pulumi will generate one."""
+    name = ((args.props or {}).get("metadata") or {}).get("name")
+    return str(name) if name else None
+
+
+def range_problem(values: Any) -> str | None:
+    """What is wrong with a list of source ranges: padding, non-ranges, or too wide a union."""
+    values = list(values or [])
+    padded = [v for v in values if isinstance(v, str) and v != v.strip()]
+    if padded:
+        return f"has padded entries {padded!r}; write each range alone"
+    networks, bad = cidrs.parse(values)
+    if bad:
+        return f"has entries that are not ranges: {bad!r}"
+    return cidrs.too_open(networks)
+
+
+def rule(
+    name: str,
+    description: str,
+    validate: Validate | list[Validate],
+    level: EnforcementLevel = MANDATORY,
+    config: dict[str, dict[str, Any]] | None = None,
+) -> ResourceValidationPolicy:
+    return ResourceValidationPolicy(
+        name=name,
+        description=description,
+        validate=validate,
+        enforcement_level=level,
+        config_schema=PolicyConfigSchema(properties=config) if config else None,
+    )
+
+
+def string_list(default: list[str]) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string"}, "default": default}

@@ -1,0 +1,206 @@
+"""GKE rules: a hardened cluster, and node pools held to the same rules wherever they are declared.
+
+Owns: the Cluster (default pool removed, private nodes, Workload Identity,
+shielded nodes, no legacy ABAC or client certificate, a release channel,
+authorized networks within the shared floor, deletion protection for
+protected stacks) and every node pool: separate NodePool resources and the
+pools declared inline in a Cluster's ``nodePools`` alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+
+from .common import range_problem, rule, stack_of, string_list
+
+CLUSTER = "gcp:container/cluster:Cluster"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+Check = Callable[[Mapping[str, Any]], str | None]
+PROTECTED_STACKS = {"protectedStacks": string_list(["prod"])}
+
+
+def pools(args: ResourceValidationArgs) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(description, props) of every node pool the resource declares: itself, or a Cluster's inline pools."""
+    props = args.props or {}
+    if args.resource_type == NODE_POOL:
+        yield f"GKE node pool '{args.name}'", props
+    elif args.resource_type == CLUSTER:
+        for index, pool in enumerate(props.get("nodePools") or []):
+            yield f"GKE cluster '{args.name}' inline node pool '{pool.get('name') or index}'", pool
+
+
+def cluster_rule(check: Check) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+    def run(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if args.resource_type == CLUSTER:
+            problem = check(args.props or {})
+            if problem:
+                report(f"GKE cluster '{args.name}' {problem}", None)
+
+    return run
+
+
+def pool_rule(check: Check) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+    def run(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        for where, props in pools(args):
+            problem = check(props)
+            if problem:
+                report(f"{where} {problem}", None)
+
+    return run
+
+
+def _node_config(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    return props.get("nodeConfig") or {}
+
+
+def _authorized_networks(props: Mapping[str, Any]) -> str | None:
+    config = props.get("masterAuthorizedNetworksConfig") or {}
+    blocks = [block.get("cidrBlock") for block in config.get("cidrBlocks") or []]
+    if not blocks:
+        return (
+            "has no master authorized networks: its API answers the whole internet. "
+            "Set kubepar:masterAuthorizedNetworks."
+        )
+    if config.get("gcpPublicCidrsAccessEnabled"):
+        return "lets every Google Cloud address reach its API (gcpPublicCidrsAccessEnabled). Turn it off."
+    problem = range_problem(blocks)
+    return f"authorized networks {problem}. List only your own addresses." if problem else None
+
+
+def _metadata(props: Mapping[str, Any]) -> str | None:
+    if (_node_config(props).get("workloadMetadataConfig") or {}).get("mode") == "GKE_METADATA":
+        return None
+    return "exposes the node metadata server to pods. Set workload_metadata_config.mode GKE_METADATA."
+
+
+def _secure_boot(props: Mapping[str, Any]) -> str | None:
+    if (_node_config(props).get("shieldedInstanceConfig") or {}).get("enableSecureBoot") is True:
+        return None
+    return "boots nodes without secure boot. Set shielded_instance_config.enable_secure_boot."
+
+
+def _node_service_account(props: Mapping[str, Any]) -> str | None:
+    account = str(_node_config(props).get("serviceAccount") or "")
+    if not account or account == "default" or account.endswith("-compute@developer.gserviceaccount.com"):
+        return "runs as the default compute service account (project Editor). Use a dedicated node account."
+    return None
+
+
+def _repair_upgrade(props: Mapping[str, Any]) -> str | None:
+    management = props.get("management") or {}
+    if management.get("autoRepair") is True and management.get("autoUpgrade") is True:
+        return None
+    return "has auto-repair or auto-upgrade off. Turn both on."
+
+
+def _deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != CLUSTER:
+        return
+    stack = stack_of(args.urn)
+    if stack in (args.get_config().get("protectedStacks") or []) and args.props.get("deletionProtection") is not True:
+        report(
+            f"GKE cluster '{args.name}' in stack '{stack}' has no deletion protection. "
+            "Set kubepar:deletionProtection true.",
+            None,
+        )
+
+
+def _is(value: bool, problem: str) -> str | None:
+    return None if value else problem
+
+
+POLICIES: list[ResourceValidationPolicy] = [
+    rule(
+        "gke-default-pool-removed",
+        "GKE clusters remove the default node pool (it cannot be changed without replacing the cluster).",
+        cluster_rule(
+            lambda p: _is(
+                p.get("removeDefaultNodePool") is True, "keeps its default node pool. Set remove_default_node_pool."
+            )
+        ),
+    ),
+    rule(
+        "gke-private-nodes",
+        "GKE nodes have private addresses only.",
+        cluster_rule(
+            lambda p: _is(
+                (p.get("privateClusterConfig") or {}).get("enablePrivateNodes") is True,
+                "gives nodes public addresses. Enable private nodes (Cloud NAT provides egress).",
+            )
+        ),
+    ),
+    rule(
+        "gke-workload-identity",
+        "Workload Identity is on for the cluster, and every node pool (separate or inline) uses GKE_METADATA.",
+        [
+            cluster_rule(
+                lambda p: _is(
+                    bool((p.get("workloadIdentityConfig") or {}).get("workloadPool")),
+                    "has Workload Identity off: pods could use the node's credentials. Set workload_identity_config.",
+                )
+            ),
+            pool_rule(_metadata),
+        ],
+    ),
+    rule(
+        "gke-shielded-nodes",
+        "Shielded nodes on the cluster and secure boot on every node pool (separate or inline).",
+        [
+            cluster_rule(
+                lambda p: _is(
+                    p.get("enableShieldedNodes") is True, "has shielded nodes off. Set enable_shielded_nodes."
+                )
+            ),
+            pool_rule(_secure_boot),
+        ],
+    ),
+    rule(
+        "gke-legacy-abac-off",
+        "Legacy ABAC is off: RBAC alone decides access.",
+        cluster_rule(lambda p: _is(not p.get("enableLegacyAbac"), "has legacy ABAC on. Set enable_legacy_abac false.")),
+    ),
+    rule(
+        "gke-no-client-certificate",
+        "No client certificate is issued: access goes through IAM.",
+        cluster_rule(
+            lambda p: _is(
+                not ((p.get("masterAuth") or {}).get("clientCertificateConfig") or {}).get("issueClientCertificate"),
+                "issues a client certificate (a credential that cannot be revoked). Turn it off.",
+            )
+        ),
+    ),
+    rule(
+        "gke-release-channel",
+        "The cluster follows a release channel, so GKE keeps it patched.",
+        cluster_rule(
+            lambda p: _is(
+                (p.get("releaseChannel") or {}).get("channel") in ("RAPID", "REGULAR", "STABLE"),
+                "follows no release channel. Set kubepar:releaseChannel.",
+            )
+        ),
+    ),
+    rule(
+        "gke-master-authorized-networks",
+        "The API endpoint answers only authorized networks within the shared floor (no /0, alone or together).",
+        cluster_rule(_authorized_networks),
+    ),
+    rule(
+        "gke-node-service-account",
+        "Node pools (separate or inline) run as a dedicated service account.",
+        pool_rule(_node_service_account),
+    ),
+    rule(
+        "gke-node-auto-repair-upgrade",
+        "Node pools (separate or inline) repair and upgrade themselves.",
+        pool_rule(_repair_upgrade),
+    ),
+    rule(
+        "gke-deletion-protection",
+        "Clusters of protected stacks (protectedStacks, default prod) have deletion protection on.",
+        _deletion_protection,
+        config=PROTECTED_STACKS,
+    ),
+]

@@ -1,0 +1,130 @@
+"""GKE rules: the cluster, and node pools wherever they are declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.policies.helpers import CLUSTER, POOL, check
+
+GOOD_POOL: dict[str, Any] = {
+    "name": "extra",
+    "management": {"autoRepair": True, "autoUpgrade": True},
+    "nodeConfig": {
+        "serviceAccount": "nodes@p.iam.gserviceaccount.com",
+        "workloadMetadataConfig": {"mode": "GKE_METADATA"},
+        "shieldedInstanceConfig": {"enableSecureBoot": True},
+    },
+}
+
+
+def _pool(**changes: Any) -> dict[str, Any]:
+    pool = {**GOOD_POOL, "nodeConfig": {**GOOD_POOL["nodeConfig"]}}
+    for key, value in changes.items():
+        if key in ("management",):
+            pool[key] = value
+        else:
+            pool["nodeConfig"][key] = value
+    return pool
+
+
+@pytest.mark.parametrize(
+    ("rule", "good", "bad", "message"),
+    [
+        ("gke-default-pool-removed", {"removeDefaultNodePool": True}, {}, "keeps its default node pool"),
+        (
+            "gke-private-nodes",
+            {"privateClusterConfig": {"enablePrivateNodes": True}},
+            {"privateClusterConfig": {"enablePrivateNodes": False}},
+            "gives nodes public addresses",
+        ),
+        (
+            "gke-workload-identity",
+            {"workloadIdentityConfig": {"workloadPool": "p.svc.id.goog"}},
+            {},
+            "has Workload Identity off",
+        ),
+        ("gke-shielded-nodes", {"enableShieldedNodes": True}, {}, "has shielded nodes off"),
+        ("gke-legacy-abac-off", {"enableLegacyAbac": False}, {"enableLegacyAbac": True}, "has legacy ABAC on"),
+        (
+            "gke-no-client-certificate",
+            {"masterAuth": {"clientCertificateConfig": {"issueClientCertificate": False}}},
+            {"masterAuth": {"clientCertificateConfig": {"issueClientCertificate": True}}},
+            "issues a client certificate",
+        ),
+        (
+            "gke-release-channel",
+            {"releaseChannel": {"channel": "STABLE"}},
+            {"releaseChannel": {"channel": "UNSPECIFIED"}},
+            "follows no release channel",
+        ),
+    ],
+)
+def test_cluster_rule_passes_good_and_names_the_fix_for_bad(
+    rule: str, good: dict[str, Any], bad: dict[str, Any], message: str
+) -> None:
+    assert check(rule, CLUSTER, good) == []
+    assert any(message in m for m in check(rule, CLUSTER, bad))
+
+
+@pytest.mark.parametrize(
+    ("networks", "message"),
+    [
+        ([], "has no master authorized networks"),
+        (["0.0.0.0/0"], "0.0.0.0/0 (the whole internet)"),
+        (["0.0.0.0/1", "128.0.0.0/1"], "together they open 0.0.0.0/0"),
+        (["::/1", "8000::/1"], "together they open ::/0"),
+        (["10.0.0.0/8"], "wider than /16"),
+        ([" 203.0.113.0/24"], "has padded entries"),
+    ],
+)
+def test_authorized_networks_are_held_to_the_shared_floor(networks: list[str], message: str) -> None:
+    cluster = {"masterAuthorizedNetworksConfig": {"cidrBlocks": [{"cidrBlock": n} for n in networks]}}
+    found = check("gke-master-authorized-networks", CLUSTER, cluster)
+    assert any(message in m for m in found), found
+
+
+def test_public_google_cloud_addresses_may_not_reach_the_api() -> None:
+    config = {"cidrBlocks": [{"cidrBlock": "203.0.113.0/24"}]}
+    assert check("gke-master-authorized-networks", CLUSTER, {"masterAuthorizedNetworksConfig": config}) == []
+    config["gcpPublicCidrsAccessEnabled"] = True  # type: ignore[assignment]
+    found = check("gke-master-authorized-networks", CLUSTER, {"masterAuthorizedNetworksConfig": config})
+    assert "gcpPublicCidrsAccessEnabled" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("rule", "change", "message"),
+    [
+        ("gke-workload-identity", {"workloadMetadataConfig": {"mode": "GCE_METADATA"}}, "exposes the node metadata"),
+        ("gke-shielded-nodes", {"shieldedInstanceConfig": {"enableSecureBoot": False}}, "without secure boot"),
+        (
+            "gke-node-service-account",
+            {"serviceAccount": "123-compute@developer.gserviceaccount.com"},
+            "default compute",
+        ),
+        ("gke-node-service-account", {"serviceAccount": "default"}, "default compute"),
+        ("gke-node-auto-repair-upgrade", {"management": {"autoRepair": True}}, "auto-repair or auto-upgrade off"),
+    ],
+)
+def test_pool_rules_hold_for_separate_and_inline_pools(rule: str, change: dict[str, Any], message: str) -> None:
+    assert check(rule, POOL, _pool()) == []
+    assert any(message in m for m in check(rule, POOL, _pool(**change)))
+    # The same pool declared inline in a Cluster's node_pools.
+    cluster: dict[str, Any] = {
+        "removeDefaultNodePool": True,
+        "workloadIdentityConfig": {"workloadPool": "p.svc.id.goog"},
+        "enableShieldedNodes": True,
+        "nodePools": [_pool(), _pool(**change)],
+    }
+    found = check(rule, CLUSTER, cluster)
+    assert any("inline node pool 'extra'" in m and message in m for m in found), found
+    cluster["nodePools"] = [_pool()]
+    assert check(rule, CLUSTER, cluster) == []
+
+
+def test_deletion_protection_is_required_only_for_protected_stacks() -> None:
+    cluster = {"deletionProtection": False}
+    assert check("gke-deletion-protection", CLUSTER, cluster, stack="dev") == []
+    found = check("gke-deletion-protection", CLUSTER, cluster, stack="prod")
+    assert "in stack 'prod' has no deletion protection" in found[0]

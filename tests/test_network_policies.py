@@ -1,0 +1,205 @@
+"""NetworkPolicies, judged by what they let through: a small evaluator of the rendered policies.
+
+Each test asks whether one pod (or address) may open a connection to another
+on a port, the way Kubernetes combines policies: a pod is isolated in a
+direction once any policy of that type selects it, and then only the union
+of those policies' rules lets traffic through; a connection needs both the
+source's egress and the destination's ingress.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from components.labels import selector
+from tests.conftest import program
+
+NAMESPACE = "kubepar"
+
+
+@dataclass(frozen=True)
+class Pod:
+    labels: dict[str, str]
+    namespace: str = NAMESPACE
+
+
+@dataclass(frozen=True)
+class Address:
+    ip: str
+
+
+def pod(stack: str, component: str) -> Pod:
+    return Pod(selector(stack, component))
+
+
+DNS = Pod({"k8s-app": "kube-dns"}, "kube-system")
+OTHER_SYSTEM_POD = Pod({"k8s-app": "metrics-server"}, "kube-system")
+Peer = Pod | Address
+
+
+def _selects(selector_: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in ((selector_ or {}).get("matchLabels") or {}).items())
+
+
+def _peer_matches(peer: dict[str, Any], other: Peer, own_namespace: str) -> bool:
+    if "ipBlock" in peer:
+        if not isinstance(other, Address):
+            return False
+        ip = ipaddress.ip_address(other.ip)
+        block = peer["ipBlock"]
+        return ip in ipaddress.ip_network(block["cidr"]) and not any(
+            ip in ipaddress.ip_network(e) for e in block.get("except") or []
+        )
+    if not isinstance(other, Pod):
+        return False
+    if "namespaceSelector" in peer:
+        if not _selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": other.namespace}):
+            return False
+    elif other.namespace != own_namespace:
+        return False
+    return _selects(peer.get("podSelector"), other.labels)
+
+
+def _port_matches(rule: dict[str, Any], port: int, protocol: str) -> bool:
+    ports = rule.get("ports")
+    return not ports or any(p.get("port") == port and p.get("protocol", "TCP") == protocol for p in ports)
+
+
+def _allows(policies: list[dict[str, Any]], subject: Pod, other: Peer, port: int, protocol: str, way: str) -> bool:
+    kind, peers_key = ("Ingress", "from") if way == "ingress" else ("Egress", "to")
+    selecting = [
+        p
+        for p in policies
+        if p["metadata"]["namespace"] == subject.namespace
+        and _selects(p["spec"]["podSelector"], subject.labels)
+        and kind in p["spec"]["policyTypes"]
+    ]
+    if not selecting:
+        return True  # not isolated in this direction
+    return any(
+        _port_matches(rule, port, protocol)
+        and (not rule.get(peers_key) or any(_peer_matches(peer, other, subject.namespace) for peer in rule[peers_key]))
+        for p in selecting
+        for rule in p["spec"].get(way) or []
+    )
+
+
+def reachable(stack: str, source: Peer, destination: Peer, port: int, protocol: str = "TCP", **config: Any) -> bool:
+    policies = program(stack, **config).kubernetes("NetworkPolicy")
+    out = not isinstance(source, Pod) or _allows(policies, source, destination, port, protocol, "egress")
+    into = not isinstance(destination, Pod) or _allows(policies, destination, source, port, protocol, "ingress")
+    return out and into
+
+
+PUBLIC_HTTPS = Address("151.101.1.1")  # a public address, as a package mirror has
+METADATA = Address("169.254.169.254")
+API_SERVER = Address("192.0.2.10")  # the mocked cluster endpoint (tools/render.py)
+NODE = Address("10.10.0.5")
+USER = Address("203.0.113.5")  # inside the dev stacks' allowedSourceRanges
+STRANGER = Address("198.51.100.200")
+
+
+@pytest.mark.parametrize(
+    ("source", "destination", "port", "expected"),
+    [
+        ("worker", "scheduler", 11562, True),
+        ("worker", "scheduler", 8787, False),
+        ("worker", "worker", 11562, False),
+        ("scheduler", "worker", 11562, False),
+    ],
+)
+@pytest.mark.parametrize("stack", ["local", "dev"])
+def test_r_pods_reach_each_other_only_through_the_worker_port(
+    stack: str, source: str, destination: str, port: int, expected: bool
+) -> None:
+    assert reachable(stack, pod(stack, source), pod(stack, destination), port) is expected
+
+
+def test_the_worker_port_follows_config() -> None:
+    worker, scheduler = pod("dev", "worker"), pod("dev", "scheduler")
+    assert reachable("dev", worker, scheduler, 12000, workerPort="12000")
+    assert not reachable("dev", worker, scheduler, 11562, workerPort="12000")
+
+
+@pytest.mark.parametrize(
+    ("source", "destination", "port", "expected"),
+    [
+        ("notebook", "scheduler", 8786, True),
+        # The JupyterLab Dask panel and client.dashboard_link, from the notebook pod.
+        ("notebook", "scheduler", 8787, True),
+        ("notebook", "worker", 40123, True),
+        ("worker", "scheduler", 8786, True),
+        ("worker", "worker", 40123, True),
+        ("scheduler", "worker", 40123, True),
+        # Workers have no business on the notebook, on any port.
+        ("worker", "notebook", 8888, False),
+        ("worker", "notebook", 40123, False),
+        ("scheduler", "notebook", 8888, False),
+        ("worker", "scheduler", 8787, False),
+    ],
+)
+def test_dask_pods_reach_exactly_what_dask_needs(source: str, destination: str, port: int, expected: bool) -> None:
+    assert reachable("dask-dev", pod("dask-dev", source), pod("dask-dev", destination), port) is expected
+
+
+@pytest.mark.parametrize("stack", ["local", "dev", "dask-dev"])
+def test_every_pod_resolves_names_and_reaches_nothing_else_in_kube_system(stack: str) -> None:
+    for component in ("scheduler", "worker"):
+        source = pod(stack, component)
+        assert reachable(stack, source, DNS, 53, "UDP") and reachable(stack, source, DNS, 53, "TCP")
+        assert not reachable(stack, source, DNS, 8080)
+        assert not reachable(stack, source, OTHER_SYSTEM_POD, 443)
+
+
+@pytest.mark.parametrize(("stack", "component"), [("dev", "worker"), ("dask-dev", "worker"), ("dask-dev", "scheduler")])
+def test_workers_reach_package_repositories_over_https_only(stack: str, component: str) -> None:
+    source = pod(stack, component)
+    assert reachable(stack, source, PUBLIC_HTTPS, 443)
+    assert not reachable(stack, source, PUBLIC_HTTPS, 80)
+    assert not reachable(stack, source, PUBLIC_HTTPS, 22)
+
+
+@pytest.mark.parametrize(("stack", "component"), [("dev", "scheduler"), ("dask-dev", "notebook")])
+def test_the_users_session_reaches_the_internet_on_any_port(stack: str, component: str) -> None:
+    assert reachable(stack, pod(stack, component), PUBLIC_HTTPS, 22)
+
+
+@pytest.mark.parametrize(
+    ("stack", "component"),
+    [
+        ("dev", "scheduler"),
+        ("dev", "worker"),
+        ("dask-dev", "notebook"),
+        ("dask-dev", "scheduler"),
+        ("dask-dev", "worker"),
+    ],
+)
+@pytest.mark.parametrize("target", [METADATA, API_SERVER, NODE])
+def test_no_pod_reaches_metadata_api_server_or_nodes(stack: str, component: str, target: Address) -> None:
+    for port in (80, 443, 988, 10250):
+        assert not reachable(stack, pod(stack, component), target, port)
+
+
+@pytest.mark.parametrize(("stack", "component", "port"), [("dev", "scheduler", 8787), ("dask-dev", "notebook", 8888)])
+def test_users_reach_the_ui_only_from_the_allowed_ranges(stack: str, component: str, port: int) -> None:
+    ui = pod(stack, component)
+    assert reachable(stack, USER, ui, port)
+    assert not reachable(stack, STRANGER, ui, port)
+    assert not reachable(stack, USER, ui, port + 1)
+
+
+def test_the_dask_dashboard_is_reachable_by_users_in_range_only() -> None:
+    scheduler = pod("dask-dev", "scheduler")
+    assert reachable("dask-dev", USER, scheduler, 8787)
+    assert not reachable("dask-dev", USER, scheduler, 8786)
+    assert not reachable("dask-dev", STRANGER, scheduler, 8787)
+
+
+@pytest.mark.parametrize("stack", ["local", "dev", "dask-dev"])
+def test_no_pod_gets_service_link_variables(stack: str) -> None:
+    for deployment in program(stack).kubernetes("Deployment"):
+        assert deployment["spec"]["template"]["spec"]["enableServiceLinks"] is False
