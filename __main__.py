@@ -3,8 +3,9 @@
 Loads and validates the stack config, then builds the components in
 dependency order: project APIs, network, GKE cluster and pools (platform gke
 only), the namespace (once the last outputs allow the change), the home
-volume, the engine's files, and one Workload per engine role (R: RStudio and
-workers; Dask: JupyterLab, scheduler and workers).
+volume, the sweep results store (bucket or claim), the engine's files, one
+Workload per engine role (R: RStudio and workers; Dask: JupyterLab,
+scheduler and workers), and one Sweep (an Indexed Job) per configured sweep.
 """
 
 import pulumi
@@ -21,6 +22,8 @@ from components.namespace import Namespace, NamespaceArgs
 from components.network import Network, NetworkArgs
 from components.node_pool import NodePool, NodePoolArgs, Taint
 from components.providers import existing_cluster_provider
+from components.results import Principal, ResultsBucket, ResultsBucketArgs, ResultsClaim, ResultsClaimArgs, ResultsStore
+from components.sweep import Sweep, SweepArgs
 from components.workload import Workload, WorkloadArgs
 
 settings = config.load()
@@ -119,10 +122,41 @@ namespace = Namespace(
         # Refused here if the change would delete the home volume.
         name=previous.guard(workload, workload.namespace),
         stack=settings.stack,
-        roles=tuple(r.component for r in engine.roles),
+        # The sweeps' account exists with or without sweeps: the results store grants it access.
+        roles=(*(r.component for r in engine.roles), "sweep"),
     ),
     opts=k8s_opts,
 )
+session = next(role for role in engine.roles if role.home)
+if settings.gke is not None:
+    bucket = ResultsBucket(
+        "kubepar-results",
+        ResultsBucketArgs(
+            project=settings.gke.project,
+            location=settings.gke.region,
+            stack=settings.stack,
+            protect=workload.deletion_protection,
+            writers={
+                "sweeps": Principal(namespace=namespace.name, service_account=namespace.service_accounts["sweep"])
+            },
+            readers={
+                "session": Principal(
+                    namespace=namespace.name, service_account=namespace.service_accounts[session.component]
+                )
+            },
+            apis=tuple(apis.services),
+        ),
+    )
+    results = ResultsStore(bucket=bucket.bucket)
+    pulumi.export("resultsBucket", bucket.bucket)
+else:
+    claim = ResultsClaim(
+        "kubepar-results",
+        ResultsClaimArgs(namespace=namespace.name, stack=settings.stack, protect=workload.deletion_protection),
+        opts=k8s_opts,
+    )
+    results = ResultsStore(claim=claim.claim)
+    pulumi.export("resultsClaim", claim.claim)
 home = Home(
     "kubepar-home",
     HomeArgs(
@@ -153,11 +187,30 @@ workloads = {
             home_claim=home.claim if role.home else None,
             on_gke=settings.gke is not None,
             api_server_cidrs=api_server_cidrs,
+            results=results,
         ),
         opts=k8s_opts,
     )
     for role in engine.roles
 }
+# Keyed by name: reordering kubepar:sweeps renames nothing.
+sweeps = {
+    sweep.name: Sweep(
+        f"sweep-{sweep.name}",
+        SweepArgs(
+            sweep=sweep,
+            settings=workload,
+            namespace=namespace.name,
+            service_account=namespace.service_accounts["sweep"],
+            results=results,
+            on_gke=settings.gke is not None,
+            api_server_cidrs=api_server_cidrs,
+        ),
+        opts=k8s_opts,
+    )
+    for sweep in workload.sweeps
+}
+pulumi.export("sweeps", {name: {"job": sweep.job, "run": sweep.run} for name, sweep in sweeps.items()})
 
 
 def _access(component: str, port: int) -> tuple[pulumi.Output[str], pulumi.Output[str]]:

@@ -126,6 +126,9 @@ class Cluster(pulumi.ComponentResource):
             # on top of it is rejected, so there is none.
             datapath_provider="ADVANCED_DATAPATH",
             enable_shielded_nodes=True,
+            # Sweep results: pods mount the stack's bucket through the Cloud
+            # Storage FUSE CSI driver (an addon; enabling it updates in place).
+            addons_config={"gcs_fuse_csi_driver_config": {"enabled": True}},
             enable_legacy_abac=False,
             # Nodes get private addresses only; the API endpoint stays public
             # but answers only the authorized networks below.

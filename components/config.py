@@ -57,7 +57,22 @@ def _project_defaults() -> dict[str, str]:
 DEFAULTS = _project_defaults()
 
 # Structured keys: JSON lists in the stack file, empty when unset.
-LIST_KEYS = ("packages", "allowedSourceRanges", "masterAuthorizedNetworks")
+LIST_KEYS = ("packages", "allowedSourceRanges", "masterAuthorizedNetworks", "sweeps")
+PROJECT_ROOT = PROJECT_FILE.parent
+# Sweeps: an Indexed Job holds at most 100,000 completions with per-index
+# retries; a sweep name goes into the Job name with an 8-character run id.
+MAX_SWEEP_TASKS = 100_000
+MAX_SWEEP_PARALLELISM = 1000
+MAX_SWEEP_RETRIES = 20
+MAX_SWEEP_NAME = 40
+# A ConfigMap holds at most 1 MiB, with kubepar's helpers beside the script.
+MAX_SCRIPT_BYTES = 512 * 1024
+SWEEP_LANGUAGES = {".R": "r", ".r": "r", ".py": "python"}
+SWEEP_KEYS = ("name", "script", "tasks", "parallelism", "cpu", "memory", "retries", "seed", "maxFailed")
+# The Cloud Storage FUSE sidecar GKE injects into every pod that mounts the
+# results bucket requests this much by default: it counts towards a node.
+GCSFUSE_SIDECAR_CPU_MILLIS = 250
+GCSFUSE_SIDECAR_MEMORY_BYTES = 256 * 1024**2
 
 # Every pattern is used with fullmatch and ASCII classes only: `$` would let a
 # trailing newline through, and `\d` matches non-ASCII digits.
@@ -124,6 +139,34 @@ class GkeSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SweepSettings:
+    """One parameter sweep: a script run once per task index by an Indexed Job."""
+
+    name: str
+    """DNS label: the Job's name prefix and the results folder."""
+    script: str
+    """Path of the script, relative to the project folder (where Pulumi.yaml is)."""
+    script_text: str
+    """The script's contents (mounted into the sweep's pods from a ConfigMap)."""
+    language: str
+    """``r`` (.R, run with Rscript on rocker/r-ver) or ``python`` (.py, on the Dask image)."""
+    tasks: int
+    """Task indices 0..tasks-1 (the Job's completions)."""
+    parallelism: int
+    """Pods at once."""
+    cpu: str
+    """CPU per task pod (request = limit); default workerCpu."""
+    memory: str
+    """Memory per task pod (request = limit); default workerMemory."""
+    retries: int
+    """Retries per task after a failure of the script (preemptions do not count)."""
+    seed: int
+    """Seed of the per-task random streams (task i gets stream i, reproducibly)."""
+    max_failed: int
+    """Failed tasks after which the Job stops starting new ones (a broken script costs little)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class WorkloadSettings:
     """Settings of what runs in the cluster; the same on every platform."""
 
@@ -167,6 +210,8 @@ class WorkloadSettings:
     """Date (YYYY-MM-DD) of the Posit Package Manager snapshot every R pod installs from."""
     cran_repository: str
     """URL of that snapshot for the rocker image's Ubuntu release (Linux binaries)."""
+    sweeps: tuple[SweepSettings, ...] = ()
+    """Parameter sweeps, sorted by name (keyed by name: reordering config renames nothing)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -265,6 +310,33 @@ class _Reader:
             self.fail(key, f"{value!r} is not a list of strings")
             return []
         return items
+
+    def object_list(self, key: str) -> list[Any]:
+        value = self.raw.get(key)
+        if value is None or value == "":
+            return []
+        try:
+            items = json.loads(value) if isinstance(value, str) else value
+        except json.JSONDecodeError:
+            self.fail(key, "is not a list; set it in the stack file as a YAML list of mappings")
+            return []
+        if not isinstance(items, list):
+            self.fail(key, "is not a list; set it in the stack file as a YAML list of mappings")
+            return []
+        return items
+
+    def bounded(self, key: str, value: Any, low: int, high: int, fix: str) -> int | None:
+        """A whole number given as a YAML number or string, bounded before conversion."""
+        text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+        if not _INTEGER.fullmatch(text):
+            shown = text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+            self.fail(key, f"{shown or value!r} is not a whole number in {low}..{high}; {fix}")
+            return None
+        number = int(text)
+        if not low <= number <= high:
+            self.fail(key, f"{number} is outside {low}..{high}; {fix}")
+            return None
+        return number
 
     def cidrs(self, key: str, purpose: str) -> tuple[str, ...]:
         good: list[str] = []
@@ -393,6 +465,134 @@ def _packages(read: _Reader, engine: str) -> list[str]:
     return packages
 
 
+_SWEEP_NAME = re.compile(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?")
+
+
+def _sweep_script(read: _Reader, key: str, value: Any) -> tuple[str, str, str] | None:
+    """(relative path, text, language) of a sweep's script, which must be a file in the project."""
+    if not isinstance(value, str) or not value or value != value.strip():
+        read.fail(key, f"{value!r} is not a file path; give the script's path relative to {PROJECT_ROOT.name}/")
+        return None
+    relative = Path(value)
+    language = SWEEP_LANGUAGES.get(relative.suffix)
+    if language is None:
+        read.fail(key, f"{value!r} is neither an R (.R) nor a Python (.py) script")
+        return None
+    path = (PROJECT_ROOT / relative).resolve()
+    if relative.is_absolute() or not path.is_relative_to(PROJECT_ROOT):
+        read.fail(
+            key, f"{value!r} lies outside the project; put the script in the project folder and give its relative path"
+        )
+        return None
+    if not path.is_file():
+        read.fail(key, f"{value!r} does not exist (looked for {path}); add the script, or fix the path")
+        return None
+    size = path.stat().st_size
+    if size > MAX_SCRIPT_BYTES:
+        read.fail(
+            key,
+            f"{value!r} has {size} bytes, more than {MAX_SCRIPT_BYTES} a ConfigMap can carry; "
+            "move data to the bucket and keep the script small",
+        )
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        read.fail(key, f"{value!r} is not UTF-8 text")
+        return None
+    return relative.as_posix(), text, language
+
+
+def _sweeps(read: _Reader, worker_cpu: str, worker_memory: str) -> list[SweepSettings]:
+    """Every sweep in ``kubepar:sweeps``, validated; sorted by name."""
+    sweeps: dict[str, SweepSettings] = {}
+    for index, entry in enumerate(read.object_list("sweeps")):
+        label = f"sweeps[{index}]"
+        if not isinstance(entry, dict):
+            read.fail(label, f"{entry!r} is not a mapping with name, script and tasks")
+            continue
+        name = entry.get("name")
+        if isinstance(name, str) and _SWEEP_NAME.fullmatch(name):
+            label = f"sweeps[{name}]"
+        else:
+            read.fail(
+                f"{label}.name",
+                f"{name!r} is not a name of 1-{MAX_SWEEP_NAME} lowercase letters, digits "
+                "or '-', starting with a letter (it names the Job and the results folder)",
+            )
+            name = None
+        for unknown in sorted(set(entry) - set(SWEEP_KEYS)):
+            close = difflib.get_close_matches(str(unknown), SWEEP_KEYS, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else f"a sweep takes {', '.join(SWEEP_KEYS)}"
+            read.fail(f"{label}.{unknown}", f"not a sweep setting, so it would do nothing; {hint}")
+        script = _sweep_script(read, f"{label}.script", entry.get("script"))
+        tasks = read.bounded(
+            f"{label}.tasks", entry.get("tasks"), 1, MAX_SWEEP_TASKS, f"a sweep has 1..{MAX_SWEEP_TASKS} tasks"
+        )
+        parallelism = read.bounded(
+            f"{label}.parallelism",
+            entry.get("parallelism", 1),
+            1,
+            MAX_SWEEP_PARALLELISM,
+            f"run 1..{MAX_SWEEP_PARALLELISM} pods at once",
+        )
+        retries = read.bounded(
+            f"{label}.retries",
+            entry.get("retries", 3),
+            0,
+            MAX_SWEEP_RETRIES,
+            "retries count failures of the script itself; preemptions never use them",
+        )
+        seed = read.bounded(f"{label}.seed", entry.get("seed", 1), 0, 2**31 - 1, "use a whole number such as 42")
+        cpu = _sweep_quantity(read, f"{label}.cpu", entry.get("cpu", worker_cpu), _parse_cpu, "such as 1 or 500m")
+        memory = _sweep_quantity(
+            read, f"{label}.memory", entry.get("memory", worker_memory), _parse_memory, "such as 2Gi"
+        )
+        max_failed: int | None = None
+        if tasks is not None:
+            default_failed = max(1, math.ceil(tasks / 10))
+            max_failed = read.bounded(
+                f"{label}.maxFailed",
+                entry.get("maxFailed", default_failed),
+                1,
+                tasks,
+                "after this many failed tasks the Job stops starting new ones",
+            )
+            if parallelism is not None and parallelism > tasks:
+                read.fail(f"{label}.parallelism", f"{parallelism} pods for {tasks} tasks; use at most {tasks}")
+        if name in sweeps:
+            read.fail(label, f"the name {name!r} is used twice; each sweep needs its own")
+            continue
+        if None in (name, script, tasks, parallelism, retries, seed, cpu, memory, max_failed):
+            continue
+        assert name is not None and script is not None and cpu is not None and memory is not None
+        sweeps[name] = SweepSettings(
+            name=name,
+            script=script[0],
+            script_text=script[1],
+            language=script[2],
+            tasks=int(tasks or 0),
+            parallelism=int(parallelism or 0),
+            cpu=cpu,
+            memory=memory,
+            retries=int(retries or 0),
+            seed=int(seed or 0),
+            max_failed=int(max_failed or 0),
+        )
+    return [sweeps[name] for name in sorted(sweeps)]
+
+
+def _sweep_quantity(read: _Reader, key: str, value: Any, parse: Callable[[str], str], example: str) -> str | None:
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        read.fail(key, f"{value!r} is not a Kubernetes quantity {example}")
+        return None
+    try:
+        return parse(str(value))
+    except ValueError as error:
+        read.fail(key, f"{str(value)!r} is not valid ({error}); use a Kubernetes quantity {example}")
+        return None
+
+
 # Upper bounds: the largest GCE machines have a few hundred vCPUs and about
 # 12 TiB of memory; a persistent disk holds at most 64 TiB.
 MAX_CPU_MILLIS = 512_000
@@ -486,10 +686,11 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
 
     allowed = read.cidrs("allowedSourceRanges", "RStudio")
     kube_context = read.text("kubeContext") or None
+    sweeps = _sweeps(read, worker_cpu, worker_memory) if not read.failed("workerCpu", "workerMemory") else []
 
     gke: GkeSettings | None = None
     if platform == "gke":
-        gke = _parse_gke(read, gcp_project, workers, worker_cpu, worker_memory)
+        gke = _parse_gke(read, gcp_project, workers, worker_cpu, worker_memory, sweeps)
         _check_scheduler_fits(read, gke, scheduler_cpu, scheduler_memory)
         _check_not_cluster_ranges(read, allowed, gke)
     elif raw.get("masterAuthorizedNetworks"):
@@ -521,6 +722,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
         replace_home=replace_home,
         cran_snapshot=cran_snapshot,
         cran_repository=cran_repository(r_version, cran_snapshot),
+        sweeps=tuple(sweeps),
     )
     return Settings(
         stack=stack,
@@ -533,7 +735,12 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
 
 
 def _parse_gke(
-    read: _Reader, gcp_project: str | None, workers: int, worker_cpu: str, worker_memory: str
+    read: _Reader,
+    gcp_project: str | None,
+    workers: int,
+    worker_cpu: str,
+    worker_memory: str,
+    sweeps: list[SweepSettings],
 ) -> GkeSettings:
     if not gcp_project:
         read.problems.append(
@@ -583,25 +790,7 @@ def _parse_gke(
         "maintenanceWindow", _parse_maintenance, "GKE upgrades only inside it", (weekend, "01:00")
     )
 
-    max_nodes_raw = read.raw.get("workerPoolMaxNodes")
-    per_node: int | None = None
-    if max_nodes_raw not in (None, ""):
-        max_nodes = read.integer("workerPoolMaxNodes", 1, 1000, "use 1..1000, or unset it to derive it")
-    else:
-        shape = quantities.machine_shape(worker_machine)
-        max_nodes = 1
-        if shape is not None and not read.failed("workerCpu", "workerMemory"):
-            per_node = quantities.workers_per_node(
-                shape, quantities.cpu_millis(worker_cpu), quantities.memory_bytes(worker_memory)
-            )
-            if per_node == 0:
-                read.fail(
-                    "workerMachineType",
-                    f"a worker ({worker_cpu} CPU, {worker_memory}) does not fit on {worker_machine} "
-                    "after GKE's reservations; choose a larger machine or smaller workerCpu/workerMemory",
-                )
-            else:
-                max_nodes = max(1, math.ceil(workers / per_node))
+    max_nodes, per_node = _worker_pool_size(read, worker_machine, workers, worker_cpu, worker_memory, sweeps)
 
     return GkeSettings(
         project=gcp_project or "",
@@ -620,6 +809,67 @@ def _parse_gke(
         worker_pool_max_nodes=max_nodes,
         workers_per_node=per_node,
     )
+
+
+MAX_DERIVED_POOL_NODES = 1000
+
+
+def _worker_pool_size(
+    read: _Reader,
+    machine: str,
+    workers: int,
+    worker_cpu: str,
+    worker_memory: str,
+    sweeps: list[SweepSettings],
+) -> tuple[int, int | None]:
+    """(worker pool ceiling, workers per node): set by hand, or derived so workers and every sweep fit at once."""
+    shape = quantities.machine_shape(machine)
+    explicit = read.raw.get("workerPoolMaxNodes") not in (None, "")
+    max_nodes = read.integer("workerPoolMaxNodes", 1, 1000, "use 1..1000, or unset it to derive it") if explicit else 1
+    if shape is None or read.failed("workerCpu", "workerMemory", "workerMachineType"):
+        return max_nodes, None
+    per_node = quantities.workers_per_node(
+        shape, quantities.cpu_millis(worker_cpu), quantities.memory_bytes(worker_memory)
+    )
+    if per_node == 0:
+        read.fail(
+            "workerMachineType",
+            f"a worker ({worker_cpu} CPU, {worker_memory}) does not fit on {machine} "
+            "after GKE's reservations; choose a larger machine or smaller workerCpu/workerMemory",
+        )
+        return max_nodes, None
+    needed = math.ceil(workers / per_node)
+    for sweep in sweeps:
+        # Each task pod also carries the Cloud Storage FUSE sidecar.
+        fit = quantities.workers_per_node(
+            shape,
+            quantities.cpu_millis(sweep.cpu) + GCSFUSE_SIDECAR_CPU_MILLIS,
+            quantities.memory_bytes(sweep.memory) + GCSFUSE_SIDECAR_MEMORY_BYTES,
+        )
+        if fit == 0:
+            read.fail(
+                f"sweeps[{sweep.name}].cpu",
+                f"a task pod ({sweep.cpu} CPU, {sweep.memory} and the storage sidecar) does not fit on {machine}; "
+                "choose a larger workerMachineType or a smaller cpu/memory for the sweep",
+            )
+            continue
+        nodes = math.ceil(sweep.parallelism / fit)
+        if explicit and nodes > max_nodes:
+            read.fail(
+                f"sweeps[{sweep.name}].parallelism",
+                f"{sweep.parallelism} pods of {sweep.cpu} CPU and {sweep.memory} need {nodes} {machine} nodes "
+                f"({fit} per node), over workerPoolMaxNodes {max_nodes}; lower parallelism or raise workerPoolMaxNodes",
+            )
+        needed += nodes
+    if explicit:
+        return max_nodes, None
+    if needed > MAX_DERIVED_POOL_NODES:
+        read.fail(
+            "sweeps",
+            f"workers and sweeps together need {needed} {machine} nodes, over the pool's {MAX_DERIVED_POOL_NODES}; "
+            "lower parallelism or choose a larger workerMachineType",
+        )
+    return max(1, min(needed, MAX_DERIVED_POOL_NODES)), per_node
 
 
 def _check_not_cluster_ranges(read: _Reader, allowed: tuple[str, ...], gke: GkeSettings) -> None:

@@ -13,11 +13,13 @@ port outside the cluster.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from components import quantities
-from components.config import DASK_PYTHON, R_CORE_PACKAGES, WorkloadSettings
+from components.config import DASK_PYTHON, R_CORE_PACKAGES, SweepSettings, WorkloadSettings
 
 WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
 SCRIPTS_DIR = "/etc/kubepar/scripts"
@@ -148,6 +150,7 @@ IMAGE_TAG_SKIP = (
 NO_PROBE_REASON = "serves no port: the dial loop is PID 1, so the container ends and restarts when it dies"
 NO_LIVENESS_REASON = "a busy Dask event loop blocks for seconds; a liveness restart would lose every task"
 SECRET_ENV_REASON = "the image reads its login secret only from this environment variable"
+SWEEP_PROBE_REASON = "a task runs to completion and serves no port; the Job controller watches its exit"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,16 +187,7 @@ def r_engine(settings: WorkloadSettings) -> Engine:
     # The rocker images hold base R, littler and docopt only: kubepar's own
     # packages come from the init container on every R pod, from one dated
     # snapshot, so scheduler and workers load identical versions.
-    installer = Installer(
-        image=r_base,
-        command=("Rscript", f"{SCRIPTS_DIR}/install-packages.R"),
-        env=(
-            ("KUBEPAR_PACKAGES", " ".join((*R_CORE_PACKAGES, *settings.packages))),
-            ("KUBEPAR_LIBRARY", PACKAGES_DIR),
-            ("KUBEPAR_CRAN", settings.cran_repository),
-        ),
-        path_env=("R_LIBS", f"{PACKAGES_DIR}:{ROCKER_LIBS}"),
-    )
+    installer = _r_installer(settings, settings.packages)
     scheduler = PodRole(
         component="scheduler",
         image=f"rocker/rstudio:{settings.r_version}",
@@ -383,6 +377,102 @@ def dask_engine(settings: WorkloadSettings) -> Engine:
         files=_files("python", ("install-packages.sh", "retire-worker.py")),
         installer=installer,
     )
+
+
+# The sweep's task index, as the Job controller annotates each pod.
+COMPLETION_INDEX_FIELD = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+RESULTS_DIR = "/results"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepPlan:
+    """What one sweep runs: its engine (image, installer, files), its pod role, and its run id."""
+
+    engine: Engine
+    role: PodRole
+    run: str
+    """Digest of everything that shapes the results: a new one starts a new run."""
+
+
+def _r_installer(settings: WorkloadSettings, packages: tuple[str, ...]) -> Installer:
+    return Installer(
+        image=f"rocker/r-ver:{settings.r_version}",
+        command=("Rscript", f"{SCRIPTS_DIR}/install-packages.R"),
+        env=(
+            ("KUBEPAR_PACKAGES", " ".join((*R_CORE_PACKAGES, *packages))),
+            ("KUBEPAR_LIBRARY", PACKAGES_DIR),
+            ("KUBEPAR_CRAN", settings.cran_repository),
+        ),
+        path_env=("R_LIBS", f"{PACKAGES_DIR}:{ROCKER_LIBS}"),
+    )
+
+
+def sweep_plan(settings: WorkloadSettings, sweep: SweepSettings) -> SweepPlan:
+    """A sweep's task pod: the script under kubepar's runner, with the stack's packages for its language."""
+    own_packages = settings.packages if settings.engine == ("r" if sweep.language == "r" else "dask") else ()
+    installer: Installer | None
+    if sweep.language == "r":
+        image = f"rocker/r-ver:{settings.r_version}"
+        installer = _r_installer(settings, own_packages)
+        files = _files("r", ("kubepar.R", "kubepar-sweep.R", "install-packages.R"))
+        command: tuple[str, ...] = ("Rscript", f"{SCRIPTS_DIR}/kubepar-sweep.R")
+        script_key = "script.R"
+        language_env: tuple[tuple[str, str], ...] = (("R_PROFILE_USER", f"{SCRIPTS_DIR}/kubepar.R"),)
+    else:
+        image = f"ghcr.io/dask/dask:{settings.dask_version}-py{DASK_PYTHON}"
+        installer = None
+        files = _files("python", ("kubepar_sweep.py", "kubepar-sweep.py", "install-packages.sh"))
+        command = ("python", f"{SCRIPTS_DIR}/kubepar-sweep.py")
+        script_key = "script.py"
+        language_env = ()
+        if own_packages:
+            installer = Installer(
+                image=image,
+                command=("sh", f"{SCRIPTS_DIR}/install-packages.sh"),
+                env=(("KUBEPAR_PACKAGES", " ".join(own_packages)), ("KUBEPAR_LIBRARY", PACKAGES_DIR)),
+                path_env=("PYTHONPATH", f"{SCRIPTS_DIR}:{PACKAGES_DIR}/{PYTHON_SITE_PACKAGES}"),
+            )
+        else:
+            # The helper module (kubepar_sweep) sits beside the runner.
+            language_env = (("PYTHONPATH", SCRIPTS_DIR),)
+    files = {**files, script_key: sweep.script_text}
+    digest = hashlib.sha256(
+        json.dumps(
+            {
+                "files": files,
+                "image": image,
+                "installer": None if installer is None else [installer.image, list(installer.env)],
+                "sweep": [sweep.tasks, sweep.cpu, sweep.memory, sweep.retries, sweep.seed, sweep.max_failed],
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    run = digest[:8]
+    role = PodRole(
+        component="sweep",
+        image=image,
+        command=command,
+        env=(
+            *language_env,
+            ("KUBEPAR_SCRIPT", f"{SCRIPTS_DIR}/{script_key}"),
+            ("KUBEPAR_SWEEP", sweep.name),
+            ("KUBEPAR_RUN", run),
+            ("KUBEPAR_TASKS", str(sweep.tasks)),
+            ("KUBEPAR_SEED", str(sweep.seed)),
+            ("KUBEPAR_RESULTS", f"{RESULTS_DIR}/{sweep.name}/{run}"),
+        ),
+        field_env=(("KUBEPAR_TASK", COMPLETION_INDEX_FIELD),),
+        cpu=sweep.cpu,
+        memory=sweep.memory,
+        pool="workers",
+        # Package repositories and the results bucket, over HTTPS; nothing dials in.
+        internet="https",
+        grace_seconds=SPOT_GRACE_SECONDS,
+        await_rollout=False,
+        checkov_skips=(("CKV_K8S_8", SWEEP_PROBE_REASON), ("CKV_K8S_9", SWEEP_PROBE_REASON)),
+    )
+    engine = Engine(name=f"sweep-{sweep.language}", roles=(role,), files=files, installer=installer)
+    return SweepPlan(engine=engine, role=role, run=run)
 
 
 def engine_for(settings: WorkloadSettings) -> Engine:

@@ -17,6 +17,7 @@ from components.engines import (
     IMAGE_TAG_SKIP,
     NON_ROOT_UID,
     PACKAGES_DIR,
+    RESULTS_DIR,
     ROCKER_INIT_CAPABILITIES,
     SCRIPTS_DIR,
     SETTINGS_DIR,
@@ -138,8 +139,14 @@ def pod_spec(
     password_secret: pulumi.Input[str] | None,
     home_claim: pulumi.Input[str] | None,
     on_gke: bool,
+    results_volume: dict[str, Any] | None = None,
+    results_read_only: bool = True,
 ) -> dict[str, Any]:
-    """The pod spec of ``role`` (snake_case keys, as the Pulumi SDK takes them)."""
+    """The pod spec of ``role`` (snake_case keys, as the Pulumi SDK takes them).
+
+    ``results_volume`` (from results.py) is mounted at RESULTS_DIR: read-only
+    in the user's session, read-write in a sweep's task pods.
+    """
     env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in role.env]
     env += [{"name": name, "value_from": {"field_ref": {"field_path": path}}} for name, path in role.field_env]
     if role.password_env and password_secret is not None:
@@ -177,6 +184,10 @@ def pod_spec(
     if role.home is not None and home_claim is not None:
         mounts.append({"name": HOME_VOLUME, "mount_path": role.home})
         volumes.append({"name": HOME_VOLUME, "persistent_volume_claim": {"claim_name": home_claim}})
+    if results_volume is not None:
+        mounts.append({"name": results_volume["name"], "mount_path": RESULTS_DIR, "read_only": results_read_only})
+        volumes.append(results_volume)
+        env.append({"name": "KUBEPAR_RESULTS_ROOT", "value": RESULTS_DIR})
     if engine.installer is not None:
         mounts.append({"name": PACKAGES_VOLUME, "mount_path": PACKAGES_DIR, "read_only": True})
         volumes.append({"name": PACKAGES_VOLUME, "empty_dir": {"size_limit": "4Gi"}})

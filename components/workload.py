@@ -23,6 +23,9 @@ from components import network_policies, pods
 from components.config import WorkloadSettings
 from components.engines import ENDPOINT_SERVICE, Engine, PodRole
 from components.labels import labels, object_meta, selector
+from components.results import ResultsStore
+
+RSTUDIO_UID = 1000
 
 PASSWORD_KEY = "password"
 
@@ -47,6 +50,9 @@ class WorkloadArgs:
     on_gke: bool = False
     """Pin pods to the GKE pool the role names."""
     api_server_cidrs: pulumi.Input[list[str]] | None = None
+    """The API server's public address(es) as /32s: excluded from every pod's internet egress."""
+    results: ResultsStore | None = None
+    """The sweep results store, mounted read-only in the role that has the home (the user's session)."""
     """The API server's public address(es) as /32s: excluded from every pod's internet egress."""
 
 
@@ -79,6 +85,9 @@ class Workload(pulumi.ComponentResource):
             )
             password_secret = secret.metadata.name
 
+        results = args.results if role.home else None
+        # The session's user: rocker's rstudio (UID 1000) behind RStudio's root init.
+        user = RSTUDIO_UID if role.root_init else role.run_as_user
         pod_spec = pods.pod_spec(
             args.engine,
             role,
@@ -88,6 +97,9 @@ class Workload(pulumi.ComponentResource):
             password_secret=password_secret,
             home_claim=args.home_claim,
             on_gke=args.on_gke,
+            results_volume=None
+            if results is None
+            else results.volume(read_only=True, uid=user, gid=role.fs_group or user),
         )
         strategy: dict[str, Any] = (
             # The home volume is ReadWriteOnce: the old pod must let go first.
@@ -107,7 +119,13 @@ class Workload(pulumi.ComponentResource):
                 "strategy": cast(k8s.apps.v1.DeploymentStrategyArgsDict, strategy),
                 "selector": {"match_labels": own_selector},
                 "template": {
-                    "metadata": {"labels": meta_labels, "annotations": pods.pod_annotations(role)},
+                    "metadata": {
+                        "labels": meta_labels,
+                        "annotations": {
+                            **pods.pod_annotations(role),
+                            **(results.pod_annotations() if results is not None else {}),
+                        },
+                    },
                     # Built from shared pieces (pods.py), so typed by a cast.
                     "spec": cast(k8s.core.v1.PodSpecArgsDict, pod_spec),
                 },

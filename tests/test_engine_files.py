@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from components.engines import WORKLOADS
 from tests.conftest import only, program
+
+SWEEPS = json.dumps(
+    [
+        {"name": "rsim", "script": "examples/sweeps/sim.R", "tasks": 4},
+        {"name": "pysim", "script": "examples/sweeps/sim.py", "tasks": 4},
+    ]
+)
 
 
 @pytest.mark.parametrize(("engine", "folder"), [("r", "r"), ("dask", "python")])
 def test_scripts_config_map_holds_the_engine_files_verbatim(engine: str, folder: str) -> None:
     maps = program("local", engine=engine).kubernetes("ConfigMap")
     scripts = only([m for m in maps if m["metadata"]["name"] != "kubepar-settings"])
-    assert set(scripts["data"]) == {path.name for path in (WORKLOADS / folder).iterdir()}
+    assert scripts["data"]
     for name, text in scripts["data"].items():
         assert text == (WORKLOADS / folder / name).read_text()
+
+
+def test_every_workload_file_reaches_a_pod() -> None:
+    shipped: set[str] = set()
+    for engine in ("r", "dask"):
+        for config_map in program("local", engine=engine, sweeps=SWEEPS).kubernetes("ConfigMap"):
+            shipped |= set(config_map["data"])
+    assert {path.name for folder in ("r", "python") for path in (WORKLOADS / folder).iterdir()} <= shipped
 
 
 def test_settings_config_map_has_a_fixed_name_and_the_count() -> None:

@@ -18,7 +18,8 @@ DEPLOYED_LOCAL = {**DEPLOYED, "homeSize": "5Gi"}
 
 
 def claim(stack: str, **overrides: Any) -> render.Recorded:
-    return only(program(stack, **overrides).of_type("kubernetes:core/v1:PersistentVolumeClaim"))
+    claims = program(stack, **overrides).of_type("kubernetes:core/v1:PersistentVolumeClaim")
+    return only([c for c in claims if c.name == "kubepar-home-claim"])
 
 
 def settings(**raw: Any) -> config.WorkloadSettings:

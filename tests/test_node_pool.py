@@ -11,15 +11,20 @@ def pools(stack: str = "dev", **overrides: object) -> dict[str, dict]:
 
 
 def test_worker_pool_scales_from_zero_to_the_derived_ceiling() -> None:
-    # dev: 4 one-CPU workers, three fit per e2-standard-4 node -> 2 nodes.
-    autoscaling = pools()["workers-pool"]["autoscaling"]
+    # dev without its sweep: 4 one-CPU workers, three fit per e2-standard-4 node -> 2 nodes.
+    autoscaling = pools(sweeps=[])["workers-pool"]["autoscaling"]
     assert autoscaling["totalMinNodeCount"] == 0
     assert autoscaling["totalMaxNodeCount"] == 2
     assert autoscaling["locationPolicy"] == "ANY"
 
 
 def test_more_workers_raise_the_ceiling() -> None:
-    assert pools(workers=30)["workers-pool"]["autoscaling"]["totalMaxNodeCount"] == 10
+    assert pools(workers=30, sweeps=[])["workers-pool"]["autoscaling"]["totalMaxNodeCount"] == 10
+
+
+def test_sweeps_raise_the_ceiling_so_their_pods_fit_beside_the_workers() -> None:
+    # dev's sweep: 10 pods of 1 CPU and 2Gi, each with the 250m storage sidecar: 2 per node -> 5 nodes.
+    assert pools()["workers-pool"]["autoscaling"]["totalMaxNodeCount"] == 2 + 5
 
 
 def test_spot_follows_config_and_system_pool_is_never_spot() -> None:

@@ -26,6 +26,10 @@ GKE_NAMES = {
     ("gcp:container/nodePool:NodePool", "workers-pool"),
     *(("gcp:projects/service:Service", f"kubepar-apis-{api}") for api in apis.SERVICES),
     ("pulumi-python:dynamic:Resource", "kubepar-nodes-ready"),
+    # Sweep results: one bucket per stack, object access for the sweeps' and the session's accounts.
+    ("gcp:storage/bucket:Bucket", "kubepar-results-bucket"),
+    ("gcp:storage/bucketIAMMember:BucketIAMMember", "kubepar-results-sweeps"),
+    ("gcp:storage/bucketIAMMember:BucketIAMMember", "kubepar-results-session"),
 }
 SHARED_NAMES = {
     ("random:index/randomPassword:RandomPassword", "password"),
@@ -38,6 +42,7 @@ SHARED_NAMES = {
     ("kubernetes:core/v1:ConfigMap", "kubepar-files-settings"),
     ("kubernetes:core/v1:ServiceAccount", "kubepar-scheduler"),
     ("kubernetes:core/v1:ServiceAccount", "kubepar-worker"),
+    ("kubernetes:core/v1:ServiceAccount", "kubepar-sweep"),
     ("kubernetes:apps/v1:Deployment", "scheduler-deployment"),
     ("kubernetes:core/v1:Service", "scheduler-endpoint"),
     ("kubernetes:core/v1:Service", "scheduler-ui"),
@@ -63,9 +68,17 @@ DASK_NAMES = SHARED_NAMES | {
     ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "worker-from-peers"),
 }
 PUBLIC_NAMES = {("kubernetes:networking.k8s.io/v1:NetworkPolicy", "scheduler-from-users")}
+LOCAL_NAMES = {("kubernetes:core/v1:PersistentVolumeClaim", "kubepar-results-claim")}
+# dev's example sweep, keyed by its name.
+SWEEP_NAMES = {
+    ("kubernetes:core/v1:ConfigMap", "sweep-sim-files"),
+    ("kubernetes:batch/v1:Job", "sweep-sim-job"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "sweep-sim-no-ingress"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "sweep-sim-egress"),
+}
 EXPECTED_NAMES = {
-    "local": R_NAMES,
-    "dev": GKE_NAMES | R_NAMES | PUBLIC_NAMES,
+    "local": R_NAMES | LOCAL_NAMES,
+    "dev": GKE_NAMES | R_NAMES | PUBLIC_NAMES | SWEEP_NAMES,
     "prod": GKE_NAMES | R_NAMES | PUBLIC_NAMES,
     "dask-dev": GKE_NAMES | DASK_NAMES | PUBLIC_NAMES,
 }
@@ -81,8 +94,8 @@ def test_resource_counts_per_type_for_dev() -> None:
     counts = Counter(r.type for r in program("dev").resources)
     assert counts["gcp:container/nodePool:NodePool"] == 2
     assert counts["kubernetes:apps/v1:Deployment"] == 2
-    # default-deny, DNS; scheduler: clients, users, egress; workers: no ingress, egress.
-    assert counts["kubernetes:networking.k8s.io/v1:NetworkPolicy"] == 7
+    # default-deny, DNS; scheduler: clients, users, egress; workers and the sweep: no ingress, egress.
+    assert counts["kubernetes:networking.k8s.io/v1:NetworkPolicy"] == 9
     assert counts["kubernetes:core/v1:Service"] == 2
 
 

@@ -47,7 +47,7 @@ def test_ui_stays_cluster_internal_without_allowed_ranges() -> None:
 def test_home_is_a_claim_and_the_pod_is_recreated_not_surged() -> None:
     document = deployment("scheduler")
     spec = document["spec"]["template"]["spec"]
-    claim = only([v for v in spec["volumes"] if "persistentVolumeClaim" in v])
+    claim = only([v for v in spec["volumes"] if v["name"] == "home"])
     mount = only([m for m in spec["containers"][0]["volumeMounts"] if m["name"] == claim["name"]])
     assert mount["mountPath"] == "/home/rstudio"
     assert document["spec"]["strategy"] == {"type": "Recreate"}

@@ -40,6 +40,7 @@ _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 # Addresses from the documentation ranges (RFC 5737): never real hosts.
 MOCK_CLUSTER_ENDPOINT = "192.0.2.10"
 MOCK_LOAD_BALANCER_IP = "198.51.100.7"
+MOCK_PROJECT_NUMBER = "123456789012"
 
 KIND_ORDER = [
     "Namespace",
@@ -126,7 +127,7 @@ def _autoname(name: str) -> str:
 
 
 class RecordingMocks(pulumi_mocks.Mocks):
-    """Returns provider-computed outputs the program reads; fails on any call.
+    """Returns provider-computed outputs the program reads; fails on any call but getProject.
 
     ``previous_outputs`` are what a StackReference to the stack itself reads:
     the outputs of the last `pulumi up` (none for a new stack).
@@ -167,7 +168,10 @@ class RecordingMocks(pulumi_mocks.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        raise AssertionError(f"kubepar makes no provider calls, got {args.token}")
+        if args.token == "gcp:organizations/getProject:getProject":
+            # The project number, for Workload Identity principals on the results bucket.
+            return {"projectId": args.args.get("projectId"), "number": MOCK_PROJECT_NUMBER}, []
+        raise AssertionError(f"kubepar makes no other provider call, got {args.token}")
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):

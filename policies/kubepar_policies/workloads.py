@@ -19,6 +19,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValid
 
 from .common import (
     COMPONENT_LABEL,
+    POOL_LABEL,
     containers,
     describe,
     image_repository,
@@ -211,6 +212,52 @@ def _token_in_pod(
             )
 
 
+SPOT_SELECTORS = {"cloud.google.com/gke-spot": "true", "cloud.google.com/gke-preemptible": "true"}
+
+
+def _on_spot(spec: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
+    """Whether a pod may land on Spot or preemptible nodes: GKE's labels, or kubepar's worker pool."""
+    selector = spec.get("nodeSelector") or {}
+    pools = {str(p) for p in config.get("spotPools") or []}
+    if any(selector.get(k) == v for k, v in SPOT_SELECTORS.items()) or selector.get(POOL_LABEL) in pools:
+        return True
+    tolerated = {str(t.get("key")) for t in spec.get("tolerations") or []}
+    return bool(tolerated & {"cloud.google.com/gke-spot", "cloud.google.com/gke-preemptible"})
+
+
+def _job_spec(props: Mapping[str, Any], resource_type: str) -> Mapping[str, Any] | None:
+    if is_kind(resource_type, "Job", group="batch"):
+        return props.get("spec") or {}
+    if is_kind(resource_type, "CronJob", group="batch"):
+        return ((props.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}
+    return None
+
+
+def _ignores_disruptions(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    job = _job_spec(args.props or {}, args.resource_type)
+    if job is None or job.get("completionMode") != "Indexed":
+        return
+    pod = (job.get("template") or {}).get("spec") or {}
+    if not _on_spot(pod, args.get_config()):
+        return
+    rules = (job.get("podFailurePolicy") or {}).get("rules") or []
+    ignored = any(
+        r.get("action") == "Ignore"
+        and any(
+            c.get("type") == "DisruptionTarget" and c.get("status", "True") == "True"
+            for c in r.get("onPodConditions") or []
+        )
+        for r in rules
+    )
+    if not ignored:
+        report(
+            f"{describe(args)} is an Indexed Job on Spot nodes that counts preemptions as failures: a few "
+            "preemptions would use up a task's retries. Add a podFailurePolicy rule "
+            "{action: Ignore, onPodConditions: [{type: DisruptionTarget}]}.",
+            None,
+        )
+
+
 def _helm_release(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != HELM_RELEASE:
         return
@@ -254,6 +301,13 @@ POLICIES: list[ResourceValidationPolicy] = [
         "No ServiceAccount token reaches a pod (automount, projected volume, or legacy token Secret) "
         f"unless the pod opts in with {TOKEN_ANNOTATION}.",
         [_token_objects, workloads(_token_in_pod)],
+    ),
+    rule(
+        "indexed-job-ignores-disruptions",
+        "Every Indexed Job (or CronJob) that may run on Spot nodes ignores disruptions in its podFailurePolicy, "
+        "so preemptions cost a retry-free restart, not the task's retry budget.",
+        _ignores_disruptions,
+        config={"spotPools": string_list(["workers"])},
     ),
     rule(
         "no-helm-release",

@@ -25,6 +25,8 @@ from tests.policies.helpers import (
 
 import render  # isort: skip
 
+JOB = "kubernetes:batch/v1:Job"
+
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stack_passes_every_mandatory_rule(stack: str) -> None:
@@ -130,6 +132,15 @@ def _scheduler_endpoint(r: render.Recorded) -> bool:
             "gke-master-authorized-networks",
         ),
         ("prod", CLUSTER, lambda r: True, _set("deletionProtection", False), "gke-deletion-protection"),
+        ("dev", JOB, lambda r: True, _set("spec.podFailurePolicy", {"rules": []}), "indexed-job-ignores-disruptions"),
+        ("dev", JOB, lambda r: True, _set("spec.template.spec.containers.0.securityContext.runAsUser", 0), "non-root"),
+        (
+            "dev",
+            JOB,
+            lambda r: True,
+            _set("spec.template.spec.automountServiceAccountToken", True),
+            "service-account-token-not-mounted",
+        ),
         ("dask-dev", SERVICE, _scheduler_endpoint, _public_worker_service, "no-public-worker-port"),
         (
             "dask-dev",

@@ -275,3 +275,49 @@ def test_children_of_config_groups_and_v4_charts_are_checked_like_any_resource(p
         found: list[str] = []
         policy.validate(args, lambda message, _urn=None, found=found: found.append(message))
         assert (found != []) is (name == "no-host-access"), (name, found)
+
+
+def _indexed_job(pod: dict[str, Any], policy: dict[str, Any] | None, kind: str = "Job") -> tuple[str, dict[str, Any]]:
+    job: dict[str, Any] = {"completionMode": "Indexed", "completions": 10, "template": {"spec": pod}}
+    if policy is not None:
+        job["podFailurePolicy"] = policy
+    spec = {"jobTemplate": {"spec": job}} if kind == "CronJob" else job
+    return f"kubernetes:batch/v1:{kind}", {"kind": kind, "metadata": {"name": "sweep"}, "spec": spec}
+
+
+IGNORE = {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]}
+
+
+@pytest.mark.parametrize("kind", ["Job", "CronJob"])
+@pytest.mark.parametrize(
+    "pod",
+    [
+        pod_spec(nodeSelector={"kubepar.dev/pool": "workers"}),
+        pod_spec(nodeSelector={"cloud.google.com/gke-spot": "true"}),
+        pod_spec(tolerations=[{"key": "cloud.google.com/gke-spot", "operator": "Exists"}]),
+    ],
+)
+@pytest.mark.parametrize(
+    "policy",
+    [
+        None,
+        {"rules": [{"action": "FailIndex", "onPodConditions": [{"type": "DisruptionTarget"}]}]},
+        {"rules": [{"action": "Ignore", "onExitCodes": {"operator": "In", "values": [143]}}]},
+        {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "False"}]}]},
+    ],
+)
+def test_indexed_jobs_on_spot_must_ignore_disruptions(kind: str, pod: dict[str, Any], policy: Any) -> None:
+    rule = "indexed-job-ignores-disruptions"
+    resource_type, props = _indexed_job(pod, policy, kind)
+    assert "counts preemptions as failures" in check(rule, resource_type, props)[0]
+    resource_type, props = _indexed_job(pod, IGNORE, kind)
+    assert check(rule, resource_type, props) == []
+
+
+def test_indexed_jobs_off_spot_and_plain_jobs_are_left_alone() -> None:
+    rule = "indexed-job-ignores-disruptions"
+    resource_type, props = _indexed_job(pod_spec(nodeSelector={"kubepar.dev/pool": "system"}), None)
+    assert check(rule, resource_type, props) == []
+    resource_type, props = _indexed_job(pod_spec(nodeSelector={"kubepar.dev/pool": "workers"}), None)
+    props["spec"]["completionMode"] = "NonIndexed"
+    assert check(rule, resource_type, props) == []

@@ -4,8 +4,11 @@
 # image's own Rprofile.site (which keeps rocker's binary package repository)
 # and then hands over to the user's own .Rprofile, as R would have done.
 #
-# Owns: kubepar_plan(), kubepar_status(), kubepar_stop(). Not: starting
-# workers; they run in their own pods and dial in to this session.
+# Owns: kubepar_plan(), kubepar_status(), kubepar_stop(); and the sweep
+# helpers: kubepar_task() and kubepar_save() in a sweep's task pod (whose
+# R_PROFILE_USER is this file too), kubepar_results() and kubepar_sweeps() in
+# the session. Not: starting workers; they run in their own pods and dial in
+# to this session.
 # Invariant: the worker count is read when kubepar_plan() is called, from the
 # file named by KUBEPAR_WORKERS_FILE, so `pulumi up` can scale workers without
 # restarting this session.
@@ -138,6 +141,134 @@ local({
     cat(sprintf("kubepar: %s of %s configured workers joined, %d responding; plan: %s\n",
                 joined, configured, alive, status$plan))
     invisible(status)
+  }
+
+  # ---------------------------------------------------------------- sweeps
+  # A sweep's results: <root>/<sweep>/<run>/<task>.rds, one file per task,
+  # written under a temporary name and renamed into place, so a reader never
+  # sees half a result. Bookkeeping lives in <run>/.kubepar/: run.dcf (the
+  # run's task count), running/<task> and failed/<task> markers, tmp/.
+
+  sweep_env <- function(name) {
+    value <- Sys.getenv(name, unset = "")
+    if (!nzchar(value)) {
+      stop("kubepar: ", name, " is not set; kubepar_task() and kubepar_save() run inside a sweep's task pod",
+           call. = FALSE)
+    }
+    value
+  }
+
+  task_stream <- function(seed, index) {
+    # Task i gets the RNG stream future.apply would give element i + 1 with
+    # future.seed = seed: independent of the other tasks, and the same on a retry.
+    RNGkind("L'Ecuyer-CMRG")
+    set.seed(seed)
+    stream <- get(".Random.seed", envir = globalenv())
+    for (i in seq_len(index)) stream <- parallel::nextRNGStream(stream)
+    parallel::nextRNGSubStream(stream)
+  }
+
+  kubepar$kubepar_task <- function() {
+    index <- as.integer(sweep_env("KUBEPAR_TASK"))
+    seed <- as.integer(sweep_env("KUBEPAR_SEED"))
+    assign(".Random.seed", task_stream(seed, index), envir = globalenv())
+    list(index = index, count = as.integer(sweep_env("KUBEPAR_TASKS")), seed = seed,
+         sweep = sweep_env("KUBEPAR_SWEEP"), run = sweep_env("KUBEPAR_RUN"))
+  }
+
+  kubepar$kubepar_save <- function(value) {
+    results <- sweep_env("KUBEPAR_RESULTS")
+    task <- as.integer(sweep_env("KUBEPAR_TASK"))
+    tmp_dir <- file.path(results, ".kubepar", "tmp")
+    dir.create(tmp_dir, recursive = TRUE, showWarnings = FALSE)
+    tmp <- file.path(tmp_dir, sprintf("%d-%s-%d", task, Sys.info()[["nodename"]], Sys.getpid()))
+    saveRDS(value, tmp)
+    # Storage FUSE and local disks alike: the result appears whole, or not at all.
+    if (!file.rename(tmp, file.path(results, sprintf("%d.rds", task)))) {
+      stop("kubepar: could not move the result of task ", task, " into ", results, call. = FALSE)
+    }
+    invisible(file.path(results, sprintf("%d.rds", task)))
+  }
+
+  results_root <- function() {
+    root <- Sys.getenv("KUBEPAR_RESULTS_ROOT", unset = "")
+    if (!nzchar(root) || !dir.exists(root)) {
+      stop("kubepar: no results folder here (KUBEPAR_RESULTS_ROOT=", root, "); ",
+           "sweep results are mounted in the stack's RStudio or notebook pod", call. = FALSE)
+    }
+    root
+  }
+
+  run_tasks <- function(run_dir) {
+    manifest <- file.path(run_dir, ".kubepar", "run.dcf")
+    if (!file.exists(manifest)) return(NA_integer_)
+    as.integer(read.dcf(manifest, fields = "tasks")[1, 1])
+  }
+
+  task_files <- function(dir, pattern) {
+    found <- list.files(dir, pattern = pattern)
+    as.integer(sub("\\..*$", "", found))
+  }
+
+  latest_run <- function(sweep_dir) {
+    runs <- list.dirs(sweep_dir, full.names = TRUE, recursive = FALSE)
+    runs <- runs[file.exists(file.path(runs, ".kubepar", "run.dcf"))]
+    if (length(runs) == 0L) return(NULL)
+    started <- vapply(runs, function(r) as.numeric(read.dcf(file.path(r, ".kubepar", "run.dcf"),
+                                                            fields = "started")[1, 1]), numeric(1))
+    runs[which.max(started)]
+  }
+
+  kubepar$kubepar_results <- function(sweep, run = NULL) {
+    sweep_dir <- file.path(results_root(), sweep)
+    run_dir <- if (is.null(run)) latest_run(sweep_dir) else file.path(sweep_dir, run)
+    if (is.null(run_dir) || !dir.exists(run_dir)) {
+      stop("kubepar: sweep '", sweep, "' has no run", if (!is.null(run)) paste0(" '", run, "'"),
+           " yet; see kubepar_sweeps()", call. = FALSE)
+    }
+    tasks <- run_tasks(run_dir)
+    done <- sort(task_files(run_dir, "^[0-9]+\\.rds$"))
+    if (is.na(tasks)) tasks <- if (length(done)) max(done) + 1L else 0L
+    values <- vector("list", tasks)
+    names(values) <- as.character(seq_len(tasks) - 1L)
+    for (task in done[done < tasks]) values[[task + 1L]] <- readRDS(file.path(run_dir, sprintf("%d.rds", task)))
+    missing <- setdiff(seq_len(tasks) - 1L, done)
+    if (length(missing)) {
+      failed <- intersect(missing, task_files(file.path(run_dir, ".kubepar", "failed"), "^[0-9]+$"))
+      message(sprintf("kubepar: %d of %d tasks of '%s' (run %s) have no result: %s%s", length(missing), tasks,
+                      sweep, basename(run_dir), paste(utils::head(missing, 20), collapse = ", "),
+                      if (length(missing) > 20) ", ..." else ""),
+              if (length(failed)) sprintf("\n  failed: %s (see kubectl logs)", paste(utils::head(failed, 20),
+                                                                                 collapse = ", ")) else "")
+    }
+    attr(values, "missing") <- missing
+    attr(values, "run") <- basename(run_dir)
+    values
+  }
+
+  kubepar$kubepar_sweeps <- function() {
+    root <- results_root()
+    rows <- list()
+    for (sweep_dir in list.dirs(root, full.names = TRUE, recursive = FALSE)) {
+      for (run_dir in list.dirs(sweep_dir, full.names = TRUE, recursive = FALSE)) {
+        tasks <- run_tasks(run_dir)
+        if (is.na(tasks)) next
+        done <- task_files(run_dir, "^[0-9]+\\.rds$")
+        failed <- setdiff(task_files(file.path(run_dir, ".kubepar", "failed"), "^[0-9]+$"), done)
+        running <- setdiff(task_files(file.path(run_dir, ".kubepar", "running"), "^[0-9]+$"), c(done, failed))
+        started <- as.numeric(read.dcf(file.path(run_dir, ".kubepar", "run.dcf"), fields = "started")[1, 1])
+        rows[[length(rows) + 1L]] <- data.frame(
+          sweep = basename(sweep_dir), run = basename(run_dir), tasks = tasks, done = length(done),
+          failed = length(failed), running = length(running),
+          started = as.POSIXct(started, origin = "1970-01-01", tz = "UTC"), stringsAsFactors = FALSE)
+      }
+    }
+    if (length(rows) == 0L) {
+      message("kubepar: no sweep has run yet")
+      return(invisible(data.frame()))
+    }
+    out <- do.call(rbind, rows)
+    out[order(out$sweep, -as.numeric(out$started)), , drop = FALSE]
   }
 
   attach(kubepar, name = "kubepar", warn.conflicts = FALSE)

@@ -1,0 +1,192 @@
+"""Sweeps in the whole program: the Indexed Job, its run id, the results store and who may use it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from tests.conftest import only, program
+
+import render  # isort: skip
+
+SIM = {"name": "sim", "script": "examples/sweeps/sim.R", "tasks": 100, "parallelism": 10}
+
+
+def sweeps(*entries: dict[str, Any]) -> str:
+    return json.dumps(list(entries))
+
+
+def job(stack: str = "dev", **overrides: Any) -> dict[str, Any]:
+    return only(program(stack, **overrides).kubernetes("Job"))
+
+
+def pod(document: dict[str, Any]) -> dict[str, Any]:
+    return document["spec"]["template"]["spec"]
+
+
+def env(document: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in pod(document)["containers"][0]["env"]}
+
+
+def test_the_job_is_indexed_retries_per_task_and_ignores_preemption() -> None:
+    spec = job()["spec"]
+    assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 100, 10)
+    assert (spec["backoffLimitPerIndex"], spec["maxFailedIndexes"]) == (3, 10)
+    assert spec["podFailurePolicy"]["rules"] == [
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
+    ]
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"
+    assert "ttlSecondsAfterFinished" not in spec
+    assert "backoffLimit" not in spec
+
+
+def test_pulumi_up_starts_the_sweep_and_returns() -> None:
+    assert job()["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+
+
+@pytest.mark.parametrize("stack", ["local", "dev", "prod", "dask-dev"])
+def test_r_and_python_jobs_validate_against_the_kubernetes_schema(stack: str) -> None:
+    both = sweeps(SIM, {**SIM, "name": "py", "script": "examples/sweeps/sim.py"})
+    documents = program(stack, sweeps=both).kubernetes("Job")
+    assert len(documents) == 2
+    for document in documents:
+        kubernetes_validate.validate(document, "1.33", strict=True)
+
+
+def test_the_script_sees_its_task_run_and_results_folder() -> None:
+    document = job()
+    variables = env(document)
+    run = document["metadata"]["labels"]["kubepar.dev/run"]
+    assert variables["KUBEPAR_TASK"] == {
+        "fieldRef": {"fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}
+    }
+    assert (variables["KUBEPAR_TASKS"], variables["KUBEPAR_SWEEP"], variables["KUBEPAR_RUN"]) == ("100", "sim", run)
+    assert variables["KUBEPAR_RESULTS"] == f"/results/sim/{run}"
+    assert document["metadata"]["name"] == f"kubepar-sim-{run}"
+
+
+def test_task_pods_are_hardened_like_workers_and_run_on_the_worker_pool() -> None:
+    spec = pod(job())
+    container = spec["containers"][0]
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["resources"]["limits"] == container["resources"]["requests"] == {"cpu": "1", "memory": "2Gi"}
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["nodeSelector"] == {"kubepar.dev/pool": "workers"}
+    assert spec["tolerations"][0]["key"] == "kubepar.dev/workers"
+    assert spec["terminationGracePeriodSeconds"] == 15
+    # The rendered init container installs the same packages as every R pod.
+    assert spec["initContainers"][0]["name"] == "install-packages"
+
+
+def _run(**sweep: Any) -> str:
+    return job(sweeps=sweeps({**SIM, **sweep}))["metadata"]["labels"]["kubepar.dev/run"]
+
+
+def test_a_changed_setting_starts_a_new_run_and_parallelism_alone_does_not() -> None:
+    base = _run()
+    assert _run() == base
+    for change in ({"tasks": 101}, {"seed": 7}, {"retries": 2}, {"memory": "3Gi"}, {"cpu": "500m"}):
+        assert _run(**change) != base, change
+    assert _run(parallelism=20) == base
+
+
+def test_a_changed_script_starts_a_new_run() -> None:
+    assert _run(script="examples/sweeps/sim.py") != _run()
+
+
+def test_sweeps_are_keyed_by_name_and_removing_one_keeps_the_results_store() -> None:
+    a, b = {**SIM, "name": "alpha"}, {**SIM, "name": "beta"}
+    forward = {r.name for r in program("dev", sweeps=sweeps(a, b)).resources}
+    assert forward == {r.name for r in program("dev", sweeps=sweeps(b, a)).resources}
+    without = program("dev", sweeps="[]")
+    assert not without.kubernetes("Job")
+    assert only(without.of_type("gcp:storage/bucket:Bucket")).name == "kubepar-results-bucket"
+
+
+def test_the_bucket_is_private_uniform_and_kept_while_protected() -> None:
+    for stack, protected in (("dev", False), ("prod", True)):
+        bucket = only(program(stack).of_type("gcp:storage/bucket:Bucket"))
+        assert bucket.inputs["uniformBucketLevelAccess"] is True
+        assert bucket.inputs["publicAccessPrevention"] == "enforced"
+        assert bucket.inputs["forceDestroy"] is (not protected)
+        assert bucket.protect is protected
+
+
+def test_access_goes_to_kubernetes_service_accounts_directly_with_no_key() -> None:
+    capture = program("dev")
+    accounts = {
+        d["metadata"]["labels"]["app.kubernetes.io/component"]: d["metadata"]["name"]
+        for d in capture.kubernetes("ServiceAccount")
+    }
+    members = {
+        r.inputs["role"]: r.inputs["member"] for r in capture.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+    }
+    prefix = f"principal://iam.googleapis.com/projects/{render.MOCK_PROJECT_NUMBER}/locations/global/workloadIdentityPools/kubepar-dev.svc.id.goog/subject/ns/kubepar/sa/"
+    assert members == {
+        "roles/storage.objectUser": prefix + accounts["sweep"],
+        "roles/storage.objectViewer": prefix + accounts["scheduler"],
+    }
+    assert pod(job())["serviceAccountName"] == accounts["sweep"]
+    assert not capture.of_type("gcp:serviceaccount/key:Key")
+    assert [r.inputs["accountId"] for r in capture.of_type("gcp:serviceaccount/account:Account")] == [
+        "kubepar-dev-nodes"
+    ]
+
+
+def test_gke_mounts_the_bucket_with_the_fuse_driver_read_write_in_tasks_read_only_in_rstudio() -> None:
+    capture = program("dev")
+    bucket = only(capture.of_type("gcp:storage/bucket:Bucket")).state["name"]
+    cluster = only(capture.of_type("gcp:container/cluster:Cluster"))
+    assert cluster.inputs["addonsConfig"]["gcsFuseCsiDriverConfig"] == {"enabled": True}
+    for component, read_only, owner in (
+        ("sweep", False, "uid=10001,gid=10001"),
+        ("scheduler", True, "uid=1000,gid=1000"),
+    ):
+        document = (
+            job()
+            if component == "sweep"
+            else only(
+                [
+                    d
+                    for d in capture.kubernetes("Deployment")
+                    if d["metadata"]["labels"]["app.kubernetes.io/component"] == component
+                ]
+            )
+        )
+        assert document["spec"]["template"]["metadata"]["annotations"]["gke-gcsfuse/volumes"] == "true"
+        volume = only([v for v in pod(document)["volumes"] if v["name"] == "results"])
+        assert volume["csi"]["driver"] == "gcsfuse.csi.storage.gke.io"
+        assert volume["csi"]["volumeAttributes"]["bucketName"] == bucket
+        assert volume["csi"]["readOnly"] is read_only
+        assert owner in volume["csi"]["volumeAttributes"]["mountOptions"]
+        mount = only([m for m in pod(document)["containers"][0]["volumeMounts"] if m["name"] == "results"])
+        assert (mount["mountPath"], mount["readOnly"]) == ("/results", read_only)
+
+
+def test_an_existing_cluster_keeps_results_on_a_claim() -> None:
+    capture = program("local", sweeps=sweeps(SIM))
+    claim = only([c for c in capture.kubernetes("PersistentVolumeClaim") if "results" in c["metadata"]["name"]])
+    volume = only([v for v in pod(only(capture.kubernetes("Job")))["volumes"] if v["name"] == "results"])
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert "nodeSelector" not in pod(only(capture.kubernetes("Job")))
+
+
+def test_python_sweeps_run_on_the_dask_image_with_the_helper_on_the_path() -> None:
+    document = job(sweeps=sweeps({**SIM, "script": "examples/sweeps/sim.py"}))
+    container = pod(document)["containers"][0]
+    assert container["image"].startswith("ghcr.io/dask/dask:")
+    assert container["command"] == ["python", "/etc/kubepar/scripts/kubepar-sweep.py"]
+    assert env(document)["PYTHONPATH"] == "/etc/kubepar/scripts"
+
+
+def test_sweep_outputs_name_the_job_and_run() -> None:
+    outputs = program("dev").outputs
+    document = job()
+    assert outputs["sweeps"] == {
+        "sim": {"job": document["metadata"]["name"], "run": document["metadata"]["labels"]["kubepar.dev/run"]}
+    }
+    assert outputs["resultsBucket"].startswith("kubepar-results-bucket")
