@@ -21,6 +21,8 @@ SERVICES = {
     "iam": "iam.googleapis.com",  # the node service account
     "resourcemanager": "cloudresourcemanager.googleapis.com",  # the project IAM member
     "containerfilesystem": "containerfilesystem.googleapis.com",  # image streaming (gcfs) on the pools
+    "storage": "storage.googleapis.com",  # the sweep results bucket
+    "sts": "sts.googleapis.com",  # Workload Identity Federation token exchange for the bucket mount
 }
 
 

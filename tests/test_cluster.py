@@ -111,6 +111,8 @@ def test_the_stack_enables_the_apis_it_uses_and_never_disables_them() -> None:
         "iam.googleapis.com",
         "cloudresourcemanager.googleapis.com",
         "containerfilesystem.googleapis.com",
+        "storage.googleapis.com",
+        "sts.googleapis.com",
     }
     for service in services:
         assert service.inputs["disableOnDestroy"] is False

@@ -7,7 +7,9 @@
    variant where computation, not overhead, dominates.
 3. 1,000 tiny tasks over two workers: the Dask engine vs the R engine.
 4. The R package init container: packages installed and seconds, per pod start.
-5. Offline render time per stack (a fresh process each, as `make render` runs).
+5. The sweep runner: per-task overhead of a task pod's main container (R
+   start, kubepar.R, the task's stream, the atomic save) against a 1 s task.
+6. Offline render time per stack (a fresh process each, as `make render` runs).
 
 Every R pod starts as the cluster starts it: its rendered init container
 fills the pod's library from a local repository, and R sees nothing else.
@@ -178,6 +180,38 @@ def init_container(cran: str, rounds: int = 5) -> dict[str, float]:
     return {"seconds": statistics.median(samples), "packages": installed}
 
 
+SWEEP_BENCH = [
+    {"name": "noop", "script": "tests/e2e/sweeps/noop.R", "tasks": 10},
+    {"name": "onesec", "script": "tests/e2e/sweeps/one-second.R", "tasks": 10},
+]
+
+
+def sweep_overhead(cran: str) -> dict[str, float]:
+    """Median seconds of a task pod's main container, with no work and with one second of work."""
+    import json
+
+    capture = render.run_program("local", {"kubepar:sweeps": json.dumps(SWEEP_BENCH)})
+    results: dict[str, float] = {}
+    for sweep in ("noop", "onesec"):
+        root = Path(tempfile.mkdtemp(prefix=f"kubepar-bench-{sweep}-"))
+        job = pods.LocalJob(capture, sweep, root, cran)
+        # The pod's library once (the init container is measured above); then each task's main container.
+        pods.run_init(capture, "sweep", root, cran, "shared", document=job.document)
+        samples = []
+        for index in range(10):
+            container = job.container(index, 0)
+            container.env["R_LIBS"] = container.env["R_LIBS"].replace(
+                str(root / "pods" / f"{job.name}-{index}-0"), str(root / "pods" / "shared")
+            )
+            t0 = time.monotonic()
+            process = container.start(root / f"task-{index}.log")
+            if process.wait(timeout=120) != 0:
+                raise RuntimeError((root / f"task-{index}.log").read_text())
+            samples.append(time.monotonic() - t0)
+        results[sweep] = statistics.median(samples)
+    return results
+
+
 TINY_R_SESSION = """
 kubepar_plan(workers = 2, timeout = 60, port = {port})
 time_it <- function(expr) {{
@@ -272,6 +306,7 @@ def main() -> int:
     speed = speedup(cran)
     tiny = tiny_tasks(cran)
     init = init_container(cran)
+    sweeps = sweep_overhead(cran)
     renders = render_times()
     lines = [
         "# Benchmarks",
@@ -343,6 +378,20 @@ def main() -> int:
         "| packages installed | seconds per pod start |",
         "|---|---|",
         f"| {init['packages']:.0f} | {init['seconds']:.2f} s |",
+        "",
+        "## Sweep runner overhead per task",
+        "",
+        "A sweep task pod's main container as rendered (Rscript, kubepar.R as its profile, the",
+        "task's L'Ecuyer stream, the script, the atomic save of its result), median of 10 tasks",
+        "run one after another; the pod's library filled once by its init container (above).",
+        "",
+        "| task | seconds per task | overhead |",
+        "|---|---|---|",
+        f"| no work | {sweeps['noop']:.2f} s | {sweeps['noop']:.2f} s |",
+        f"| 1 s of work | {sweeps['onesec']:.2f} s | {sweeps['onesec'] - 1:.2f} s |",
+        "",
+        f"So a task should run for much longer than {sweeps['noop']:.1f} s; on a cluster each task pod",
+        "also starts a container and runs its init container (see above) before the script.",
         "",
         "## Offline render time per stack",
         "",

@@ -2,8 +2,9 @@
 
 A container's command, args and env are taken from the render; its mounted
 ConfigMaps are written out as files and each mount path is mapped to that
-folder; emptyDir and claim volumes are folders of their own per pod, shared
-by that pod's init and main containers, as in Kubernetes. The only changes
+folder; emptyDir volumes are folders of their own per pod, shared by that
+pod's init and main containers, as in Kubernetes; claims and CSI volumes
+(the home, the results store) are one folder shared by every pod. The only changes
 are the ones a test names (the scheduler host and port, the package
 repository), so what runs here is what the cluster would run.
 
@@ -28,6 +29,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +83,17 @@ class LocalContainer:
         init: bool = False,
         pod_name: str = "pod-0",
         substitutions: Mapping[str, str] | None = None,
+        document: dict[str, Any] | None = None,
+        completion_index: int | None = None,
     ) -> None:
         """``substitutions`` rewrite text in the command and env values: the pods
-        of a cluster have their own addresses, here they share 127.0.0.1."""
+        of a cluster have their own addresses, here they share 127.0.0.1.
+        ``document`` is the workload to run (default: the component's Deployment);
+        ``completion_index`` is the index the Job controller gives an Indexed Job's pod."""
         self.pod_name = pod_name
+        self.completion_index = completion_index
         self.substitutions = dict(substitutions or {})
-        document = deployment(capture, component)
+        document = document if document is not None else deployment(capture, component)
         spec = document["spec"]["template"]["spec"]
         pool = spec.get("initContainers", []) if init else spec["containers"]
         self.spec = next(c for c in pool if container is None or c["name"] == container)
@@ -97,9 +104,12 @@ class LocalContainer:
         for mount in self.spec.get("volumeMounts", []):
             volume = volumes[mount["name"]]
             # ConfigMaps are the same for every pod; anything else is the pod's own.
-            local = (
-                root / "volumes" / mount["name"] if "configMap" in volume else root / "pods" / pod_name / mount["name"]
-            )
+            if "configMap" in volume:
+                local = root / "volumes" / volume["configMap"]["name"]
+            elif "emptyDir" in volume:
+                local = root / "pods" / pod_name / mount["name"]
+            else:
+                local = root / "volumes" / mount["name"]
             if not local.exists():
                 local.mkdir(parents=True)
                 if "configMap" in volume:
@@ -119,7 +129,11 @@ class LocalContainer:
         if "secretKeyRef" in source:
             return TEST_PASSWORD
         if "fieldRef" in source:
-            assert source["fieldRef"]["fieldPath"] == "metadata.name"
+            path = source["fieldRef"]["fieldPath"]
+            if path == engines.COMPLETION_INDEX_FIELD:
+                assert self.completion_index is not None, "an Indexed Job's pod needs its completion index"
+                return str(self.completion_index)
+            assert path == "metadata.name"
             return self.pod_name
         if "resourceFieldRef" in source:
             field = source["resourceFieldRef"]["resource"]
@@ -212,10 +226,17 @@ def run_init(
     root: Path,
     repository: str,
     pod_name: str,
+    document: dict[str, Any] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the rendered init container of one pod, installing from ``repository`` (a URL)."""
     installer = LocalContainer(
-        capture, component, root, init=True, pod_name=pod_name, env_overrides={"KUBEPAR_CRAN": repository}
+        capture,
+        component,
+        root,
+        init=True,
+        pod_name=pod_name,
+        env_overrides={"KUBEPAR_CRAN": repository},
+        document=document,
     )
     return subprocess.run(
         installer.argv(),
@@ -333,3 +354,148 @@ class LocalDask:
 
     def logs(self) -> str:
         return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.root.glob("*.log"))
+
+
+def sweep_job(capture: render.Capture, sweep: str) -> dict[str, Any]:
+    found = [j for j in capture.kubernetes("Job") if j["metadata"]["labels"].get("kubepar.dev/sweep") == sweep]
+    assert len(found) == 1, f"no single Job for sweep {sweep}"
+    return found[0]
+
+
+@dataclass(frozen=True)
+class Kill:
+    """Kill an index's first pod once ``when`` holds for its results folder (or after ``after`` seconds)."""
+
+    signal: int
+    disruption: bool
+    """As a Spot preemption or eviction (DisruptionTarget), not as a failure of the script."""
+    after: float = 0.0
+    when: Any = None
+
+
+@dataclass
+class Attempt:
+    index: int
+    number: int
+    exit_code: int | None = None
+    disrupted: bool = False
+    """Killed as a preemption or eviction would: the pod gets the DisruptionTarget condition."""
+
+
+class LocalJob:
+    """Plays the Job controller for one rendered Indexed Job.
+
+    What it takes from the render: completions, parallelism,
+    backoffLimitPerIndex, maxFailedIndexes and the podFailurePolicy; each pod
+    runs its rendered init container, then its main container with the
+    completion index the controller would give it. A pod that fails counts
+    against its index's retries unless it was disrupted and the policy ignores
+    DisruptionTarget.
+    """
+
+    def __init__(
+        self,
+        capture: render.Capture,
+        sweep: str,
+        root: Path,
+        repository: str | None,
+        env_overrides: Mapping[str, str] | None = None,
+    ) -> None:
+        self.capture = capture
+        self.document = sweep_job(capture, sweep)
+        self.spec = self.document["spec"]
+        self.root = root
+        self.repository = repository
+        self.env_overrides = dict(env_overrides or {})
+        self.attempts: list[Attempt] = []
+        rules = (self.spec.get("podFailurePolicy") or {}).get("rules") or []
+        self.ignores_disruptions = any(
+            rule["action"] == "Ignore" and any(c["type"] == "DisruptionTarget" for c in rule.get("onPodConditions", []))
+            for rule in rules
+        )
+
+    @property
+    def name(self) -> str:
+        return str(self.document["metadata"]["name"])
+
+    def container(self, index: int, number: int) -> LocalContainer:
+        return LocalContainer(
+            self.capture,
+            "sweep",
+            self.root,
+            pod_name=f"{self.name}-{index}-{number}",
+            document=self.document,
+            completion_index=index,
+            env_overrides=self.env_overrides,
+        )
+
+    def start(self, index: int) -> tuple[Attempt, subprocess.Popen[bytes]]:
+        """One pod of ``index``: its init container (if any) to completion, then its main container."""
+        number = sum(1 for a in self.attempts if a.index == index)
+        attempt = Attempt(index, number)
+        self.attempts.append(attempt)
+        pod = f"{self.name}-{index}-{number}"
+        if self.spec["template"]["spec"].get("initContainers"):
+            assert self.repository is not None
+            result = run_init(self.capture, "sweep", self.root, self.repository, pod, document=self.document)
+            if result.returncode != 0:
+                raise RuntimeError(f"init container of {pod} failed:\n{result.stdout}{result.stderr}")
+        return attempt, self.container(index, number).start(self.root / f"{pod}.log")
+
+    def counted_failures(self, index: int) -> int:
+        return sum(
+            1
+            for a in self.attempts
+            if a.index == index and a.exit_code not in (0, None) and not (a.disrupted and self.ignores_disruptions)
+        )
+
+    def run(
+        self, indices: list[int] | None = None, timeout: float = 600, kills: Mapping[int, Kill] | None = None
+    ) -> dict[str, list[int]]:
+        """Run every index (or the ones given) to success or to its retry limit, ``parallelism`` at a time.
+
+        ``kills`` stop an index's first pod part-way, as a preemption or an OOM kill would.
+        """
+        kills = dict(kills or {})
+        started_at: dict[int, float] = {}
+        pending = list(range(self.spec["completions"]) if indices is None else indices)
+        running: list[tuple[Attempt, subprocess.Popen[bytes]]] = []
+        succeeded: set[int] = set()
+        failed: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while pending or running:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the sweep did not finish in {timeout} s:\n{self.logs()}")
+            stop_starting = len(failed) > self.spec["maxFailedIndexes"]
+            while pending and len(running) < self.spec["parallelism"] and not stop_starting:
+                running.append(self.start(pending.pop(0)))
+                started_at[id(running[-1][0])] = time.monotonic()
+            for entry in list(running):
+                attempt, process = entry
+                kill = kills.get(attempt.index) if attempt.number == 0 else None
+                if kill is not None and process.poll() is None:
+                    due = time.monotonic() - started_at[id(attempt)] >= kill.after
+                    if due and (kill.when is None or kill.when()):
+                        os.killpg(process.pid, kill.signal)
+                        attempt.disrupted = kill.disruption
+                        del kills[attempt.index]
+                code = process.poll()
+                if code is None:
+                    continue
+                running.remove(entry)
+                attempt.exit_code = code
+                if code == 0:
+                    succeeded.add(attempt.index)
+                elif self.counted_failures(attempt.index) > self.spec["backoffLimitPerIndex"]:
+                    failed.add(attempt.index)
+                else:
+                    pending.append(attempt.index)
+            if stop_starting and not running:
+                break
+            time.sleep(0.05)
+        return {"succeeded": sorted(succeeded), "failed": sorted(failed)}
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"== {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in sorted(self.root.glob("*.log"))
+        )
