@@ -44,8 +44,10 @@ e2e: venv
 	$(PY) -m pytest -q tests/e2e
 
 ## Offline render of one stack: build/render/$(STACK)/{kubernetes,gcp,outputs}.yaml
+## What-ifs: make render STACK=dev SET="kubepar:rBackend=redis kubepar:workers=8"
+SET ?=
 render: venv
-	$(PY) tools/render.py $(STACK)
+	$(PY) tools/render.py $(STACK) $(foreach setting,$(SET),--set $(setting))
 
 render-all: venv
 	@for stack in $(STACKS); do $(PY) tools/render.py $$stack || exit 1; done

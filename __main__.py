@@ -22,6 +22,7 @@ from components.namespace import Namespace, NamespaceArgs
 from components.network import Network, NetworkArgs
 from components.node_pool import NodePool, NodePoolArgs, Taint
 from components.providers import existing_cluster_provider
+from components.queue import Queue, QueueArgs
 from components.results import Principal, ResultsBucket, ResultsBucketArgs, ResultsClaim, ResultsClaimArgs, ResultsStore
 from components.sweep import Sweep, SweepArgs
 from components.workload import Workload, WorkloadArgs
@@ -127,7 +128,13 @@ namespace = Namespace(
     ),
     opts=k8s_opts,
 )
-session = next(role for role in engine.roles if role.home)
+session = next(role for role in engine.roles if role.password_env)
+# rBackend redis: the task queue's password and append-only file.
+queue = (
+    Queue("kubepar-queue", QueueArgs(namespace=namespace.name, stack=settings.stack), opts=k8s_opts)
+    if any(role.queue_auth for role in engine.roles)
+    else None
+)
 if settings.gke is not None:
     bucket = ResultsBucket(
         "kubepar-results",
@@ -184,7 +191,11 @@ workloads = {
             scripts_config_map=files.scripts_config_map,
             settings_config_map=files.settings_config_map,
             password=password if role.password_env else None,
-            home_claim=home.claim if role.home else None,
+            # The queue keeps its append-only file on a claim of its own; the session has the home.
+            home_claim=(queue.claim if queue is not None and role.component == "queue" else home.claim)
+            if role.home
+            else None,
+            queue_secret=queue.secret if queue is not None else None,
             on_gke=settings.gke is not None,
             api_server_cidrs=api_server_cidrs,
             results=results,

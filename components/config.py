@@ -32,6 +32,7 @@ from components import quantities
 PROJECT = "kubepar"
 PLATFORMS = ("gke", "existing")
 ENGINES = ("r", "dask")
+R_BACKENDS = ("psock", "redis")
 RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE")
 
 # R sessions before R 4.4 hold about 125 connections, and an RStudio session
@@ -93,6 +94,10 @@ DASK_PYTHON = "3.11"
 # R packages kubepar itself needs in every R pod (kubepar.R and the worker
 # loop); the init container always installs them, with kubepar:packages.
 R_CORE_PACKAGES = ("future", "future.apply", "parallelly")
+# With rBackend redis, every R pod also gets the queue client (doRedis on
+# redux and storr); redux links hiredis, which the init container fetches.
+R_QUEUE_PACKAGES = ("doRedis", "redux", "storr")
+R_QUEUE_SYSTEM_LIBRARIES = ("hiredis",)
 # Packages the Dask images themselves provide: a pin of one of these would
 # silently replace the engine's own version on some pods.
 DASK_IMAGE_PACKAGES = ("dask", "distributed", "numpy", "pandas", "bokeh", "cloudpickle", "tornado", "msgpack")
@@ -180,6 +185,8 @@ class WorkloadSettings:
     """Kubernetes namespace that holds every object of the stack."""
     r_version: str
     """R version: the rocker/rstudio and rocker/r-ver image tag."""
+    r_backend: str = "psock"
+    """engine r: ``psock`` (future over R's sockets) or ``redis`` (foreach over a Valkey queue, doRedis)."""
     workers: int
     """Number of R worker pods (replicas); 0 parks the pool."""
     worker_cpu: str
@@ -271,17 +278,8 @@ class _Reader:
             return fallback
 
     def integer(self, key: str, low: int, high: int, fix: str) -> int:
-        value = self.text(key)
-        if not _INTEGER.fullmatch(value):
-            # Bounded before int(): a number of thousands of digits is refused, not converted.
-            shown = value if len(value) <= 40 else f"{value[:20]}... ({len(value)} characters)"
-            self.fail(key, f"{shown!r} is not a whole number in {low}..{high}; {fix}")
-            return low
-        number = int(value)
-        if not low <= number <= high:
-            self.fail(key, f"{number} is outside {low}..{high}; {fix}")
-            return low
-        return number
+        number = self.bounded(key, self.text(key), low, high, fix)
+        return low if number is None else number
 
     def boolean(self, key: str) -> bool:
         value = self.text(key).lower()
@@ -329,6 +327,7 @@ class _Reader:
         """A whole number given as a YAML number or string, bounded before conversion."""
         text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
         if not _INTEGER.fullmatch(text):
+            # Bounded before int(): a number of thousands of digits is refused, not converted.
             shown = text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
             self.fail(key, f"{shown or value!r} is not a whole number in {low}..{high}; {fix}")
             return None
@@ -652,6 +651,9 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
     platform = read.choice("platform", PLATFORMS)
     namespace = read.parsed("namespace", _parse_namespace, "for example kubepar", "kubepar")
     engine = read.choice("engine", ENGINES)
+    r_backend = read.choice("rBackend", R_BACKENDS)
+    if engine != "r" and r_backend != "psock" and not read.failed("engine"):
+        read.fail("rBackend", f"{r_backend!r} applies to engine r only; Dask has its own scheduler (remove it)")
     if engine == "r":
         workers = read.integer(
             "workers", 0, MAX_R_WORKERS, f"use 0..{MAX_R_WORKERS} (an R session holds about 125 connections)"
@@ -704,6 +706,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
     workload = WorkloadSettings(
         stack=stack,
         engine=engine,
+        r_backend=r_backend,
         dask_version=dask_version,
         namespace=namespace,
         r_version=r_version,

@@ -15,17 +15,37 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from components import quantities
-from components.config import DASK_PYTHON, R_CORE_PACKAGES, SweepSettings, WorkloadSettings
+from components.config import (
+    DASK_PYTHON,
+    R_CORE_PACKAGES,
+    R_QUEUE_PACKAGES,
+    R_QUEUE_SYSTEM_LIBRARIES,
+    SweepSettings,
+    WorkloadSettings,
+)
 
 WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
 SCRIPTS_DIR = "/etc/kubepar/scripts"
 SETTINGS_DIR = "/etc/kubepar/settings"
 PACKAGES_DIR = "/opt/kubepar/packages"
+SYSTEM_DIR = "/opt/kubepar/system"
+QUEUE_AUTH_DIR = "/etc/kubepar/queue-auth"
 ENDPOINT_SERVICE = "kubepar-scheduler"
+QUEUE_SERVICE = "kubepar-queue"
+QUEUE_PORT = 6379
+QUEUE_NAME = "kubepar"
+# Valkey, not Redis: BSD-licensed (Redis 7.4+ is not open source under the
+# OSI definition), maintained under the Linux Foundation, protocol- and
+# config-compatible with the Redis 7.2 doRedis was built on; the project's
+# own image. The queue holds tasks and results, not data: small and fixed.
+QUEUE_IMAGE = "valkey/valkey:8.1.11"
+QUEUE_CPU = "500m"
+QUEUE_DATA_DIR = "/data"
+QUEUE_MEMORY = "1Gi"
 # A high UID that no image or host account uses: the default for non-root containers.
 NON_ROOT_UID = 10001
 
@@ -72,6 +92,9 @@ class Installer:
     """Installer environment (the package list, the target folder)."""
     path_env: tuple[str, str]
     """Variable and value that put the installed packages on the main container's path."""
+    system_libraries: tuple[str, ...] = ()
+    """System libraries (``hiredis``) fetched by a first init container, without root, from the
+    image's own distribution, and found through LD_LIBRARY_PATH."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,7 +144,8 @@ class PodRole:
     egress_to: tuple[tuple[str, int | None], ...] = ()
     """(component, port) pairs this role may dial inside the stack; None is any port."""
     internet: str = "https"
-    """Egress to public addresses: ``none``, ``https`` (package repositories, object stores) or ``all``."""
+    """Egress to public addresses: ``none``, ``https`` (package repositories, object stores), ``web``
+    (HTTP too: the Ubuntu archive the system library installer reads) or ``all``."""
     mount_settings: bool = False
     """Mount the live settings ConfigMap (worker count) at SETTINGS_DIR."""
     read_only_root: bool = True
@@ -137,6 +161,12 @@ class PodRole:
     (GKE waits up to an hour, inside the maintenance window)."""
     checkov_skips: tuple[tuple[str, str], ...] = ()
     """(check id, reason) that checkov skips on this role's Deployment only, besides IMAGE_TAG_SKIP."""
+    packages: bool = True
+    """Run the engine's package installer in this pod (False for a pod of another image: the queue)."""
+    endpoint_service: str = ENDPOINT_SERVICE
+    """Fixed name of the Service clients dial ``endpoint_port`` on."""
+    queue_auth: bool = False
+    """Mount the queue's password files at QUEUE_AUTH_DIR (server and clients)."""
 
 
 # Tags, not digests, on every image: the tag fixes the R or Dask version; rocker
@@ -248,6 +278,8 @@ def r_engine(settings: WorkloadSettings) -> Engine:
         safe_to_evict=False,
         checkov_skips=(("CKV_K8S_8", NO_PROBE_REASON), ("CKV_K8S_9", NO_PROBE_REASON)),
     )
+    if settings.r_backend == "redis":
+        return _redis_engine(settings, scheduler, worker)
     return Engine(
         name="r",
         roles=(scheduler, worker),
@@ -394,7 +426,9 @@ class SweepPlan:
     """Digest of everything that shapes the results: a new one starts a new run."""
 
 
-def _r_installer(settings: WorkloadSettings, packages: tuple[str, ...]) -> Installer:
+def _r_installer(
+    settings: WorkloadSettings, packages: tuple[str, ...], system_libraries: tuple[str, ...] = ()
+) -> Installer:
     return Installer(
         image=f"rocker/r-ver:{settings.r_version}",
         command=("Rscript", f"{SCRIPTS_DIR}/install-packages.R"),
@@ -404,6 +438,87 @@ def _r_installer(settings: WorkloadSettings, packages: tuple[str, ...]) -> Insta
             ("KUBEPAR_CRAN", settings.cran_repository),
         ),
         path_env=("R_LIBS", f"{PACKAGES_DIR}:{ROCKER_LIBS}"),
+        system_libraries=system_libraries,
+    )
+
+
+def queue_host(settings: WorkloadSettings) -> str:
+    return f"{QUEUE_SERVICE}.{settings.namespace}.svc.cluster.local"
+
+
+def _redis_engine(settings: WorkloadSettings, scheduler: PodRole, worker: PodRole) -> Engine:
+    """rBackend redis: RStudio queues foreach tasks in Valkey; workers take them with doRedis."""
+    queue_env = (
+        ("KUBEPAR_R_BACKEND", "redis"),
+        ("KUBEPAR_QUEUE_HOST", queue_host(settings)),
+        ("KUBEPAR_QUEUE_PORT", str(QUEUE_PORT)),
+        ("KUBEPAR_QUEUE", QUEUE_NAME),
+        ("KUBEPAR_QUEUE_PASSWORD_FILE", f"{QUEUE_AUTH_DIR}/password"),
+    )
+    session = replace(
+        scheduler,
+        env=(*scheduler.env, *queue_env),
+        ports=(("http", RSTUDIO_PORT),),
+        # No PSOCK port: workers take tasks from the queue, not from the session.
+        endpoint_port=None,
+        endpoint_clients=(),
+        egress_to=(("queue", QUEUE_PORT),),
+        queue_auth=True,
+    )
+    queue_worker = replace(
+        worker,
+        command=("sh", f"{SCRIPTS_DIR}/kubepar-queue-worker.sh"),
+        env=queue_env,
+        # The pod name names the worker's connection, so kubepar_status() can count workers.
+        field_env=(("KUBEPAR_WORKER_NAME", "metadata.name"),),
+        egress_to=(("queue", QUEUE_PORT),),
+        internet="web",
+        queue_auth=True,
+        # A lost worker costs a retry of its task, not the loop: the autoscaler may move it.
+        safe_to_evict=True,
+    )
+    queue = PodRole(
+        component="queue",
+        image=QUEUE_IMAGE,
+        # The config (port, append-only file, no eviction), then the claim, the
+        # password (a file of the Secret) and room for Valkey's own overhead.
+        command=(
+            "valkey-server",
+            f"{SCRIPTS_DIR}/valkey.conf",
+            "--dir",
+            QUEUE_DATA_DIR,
+            "--include",
+            f"{QUEUE_AUTH_DIR}/auth.conf",
+            "--maxmemory",
+            str(quantities.memory_bytes(QUEUE_MEMORY) * 3 // 4),
+        ),
+        cpu=QUEUE_CPU,
+        memory=QUEUE_MEMORY,
+        ports=(("redis", QUEUE_PORT),),
+        probe=Probe(port=QUEUE_PORT),
+        fs_group=NON_ROOT_UID,
+        home=QUEUE_DATA_DIR,
+        endpoint_port=QUEUE_PORT,
+        endpoint_service=QUEUE_SERVICE,
+        endpoint_clients=("scheduler", "worker"),
+        internet="none",
+        packages=False,
+        queue_auth=True,
+        # A restart loses nothing (append-only file), but interrupts every worker: keep it put.
+        safe_to_evict=False,
+    )
+    return Engine(
+        name="r",
+        roles=(session, queue_worker, queue),
+        files={
+            **_files("r", ("kubepar.R", "install-packages.R", "install-libraries.sh")),
+            **_files("r", ("kubepar-queue-worker.sh", "kubepar-queue-worker.R")),
+            **_files("queue", ("valkey.conf",)),
+        },
+        installer=_r_installer(
+            settings, (*R_QUEUE_PACKAGES, *settings.packages), system_libraries=R_QUEUE_SYSTEM_LIBRARIES
+        ),
+        ui_user="rstudio",
     )
 
 

@@ -26,6 +26,7 @@ from components.labels import object_meta, selector
 # NAT space, and link-local space, where the node metadata server answers.
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
 HTTPS_PORT = 443
+HTTP_PORT = 80
 
 
 def internet_rule(role: PodRole, api_server_cidrs: pulumi.Input[list[str]] | None) -> dict[str, Any] | None:
@@ -37,6 +38,9 @@ def internet_rule(role: PodRole, api_server_cidrs: pulumi.Input[list[str]] | Non
     if role.internet == "https":
         # Package repositories and object stores: HTTPS only.
         rule["ports"] = [{"protocol": "TCP", "port": HTTPS_PORT}]
+    elif role.internet == "web":
+        # The Ubuntu archive is served over HTTP (apt verifies its signatures).
+        rule["ports"] = [{"protocol": "TCP", "port": HTTP_PORT}, {"protocol": "TCP", "port": HTTPS_PORT}]
     return rule
 
 

@@ -17,16 +17,20 @@ from components.engines import (
     IMAGE_TAG_SKIP,
     NON_ROOT_UID,
     PACKAGES_DIR,
+    QUEUE_AUTH_DIR,
     RESULTS_DIR,
     ROCKER_INIT_CAPABILITIES,
     SCRIPTS_DIR,
     SETTINGS_DIR,
+    SYSTEM_DIR,
     Engine,
     PodRole,
 )
 from components.labels import POOL_LABEL, WORKER_TAINT_KEY
 
 SCRIPTS_VOLUME = "kubepar-scripts"
+SYSTEM_VOLUME = "kubepar-system"
+QUEUE_AUTH_VOLUME = "kubepar-queue-auth"
 SETTINGS_VOLUME = "kubepar-settings"
 PACKAGES_VOLUME = "kubepar-packages"
 TMP_VOLUME = "tmp"
@@ -72,30 +76,78 @@ def container_security(role: PodRole) -> dict[str, Any]:
     return restricted_security(role.run_as_user, group, role.read_only_root)
 
 
-def _installer_container(engine: Engine, role: PodRole) -> dict[str, Any]:
+def _system_library_env() -> dict[str, Any]:
+    # Where dpkg-deb unpacked the system libraries (amd64 and arm64 layouts).
+    paths = [f"{SYSTEM_DIR}/usr/lib/{arch}-linux-gnu" for arch in ("x86_64", "aarch64")]
+    return {"name": "LD_LIBRARY_PATH", "value": ":".join(paths)}
+
+
+def _init_container(
+    name: str,
+    command: list[str],
+    env: list[dict[str, Any]],
+    mounts: list[dict[str, Any]],
+    engine: Engine,
+    role: PodRole,
+) -> dict[str, Any]:
+    """An init container of the engine's installer image: the pod's size, non-root, read-only root."""
     assert engine.installer is not None
-    installer = engine.installer
     return {
-        "name": "install-packages",
-        "image": installer.image,
+        "name": name,
+        "image": engine.installer.image,
         "image_pull_policy": "Always",
-        "command": list(installer.command),
-        "env": [
-            *({"name": name, "value": value} for name, value in installer.env),
-            {"name": "HOME", "value": TMP_DIR},
-            *thread_env("1"),
-        ],
+        "command": command,
+        "env": [*env, {"name": "HOME", "value": TMP_DIR}],
         "resources": resources(role.cpu, role.memory),
-        # Non-root even beside a root-init main container: installing packages needs no root.
+        # Non-root even beside a root-init main container: installing needs no root.
         "security_context": restricted_security(
             NON_ROOT_UID, role.fs_group if role.fs_group is not None else NON_ROOT_UID, read_only_root=True
         ),
         "volume_mounts": [
             {"name": SCRIPTS_VOLUME, "mount_path": SCRIPTS_DIR, "read_only": True},
-            {"name": PACKAGES_VOLUME, "mount_path": PACKAGES_DIR},
             {"name": TMP_VOLUME, "mount_path": TMP_DIR},
+            *mounts,
         ],
     }
+
+
+def _libraries_container(engine: Engine, role: PodRole) -> dict[str, Any]:
+    """The first init container: the system libraries the R packages link, fetched without root."""
+    assert engine.installer is not None
+    return _init_container(
+        "install-libraries",
+        ["sh", f"{SCRIPTS_DIR}/install-libraries.sh"],
+        [
+            {"name": "KUBEPAR_SYSTEM_LIBRARIES", "value": " ".join(engine.installer.system_libraries)},
+            {"name": "KUBEPAR_SYSTEM_LIBRARY", "value": SYSTEM_DIR},
+            {"name": "TMPDIR", "value": TMP_DIR},
+        ],
+        [{"name": SYSTEM_VOLUME, "mount_path": SYSTEM_DIR}],
+        engine,
+        role,
+    )
+
+
+def _installer_container(engine: Engine, role: PodRole) -> dict[str, Any]:
+    assert engine.installer is not None
+    installer = engine.installer
+    system = bool(installer.system_libraries)
+    return _init_container(
+        "install-packages",
+        list(installer.command),
+        [
+            *({"name": name, "value": value} for name, value in installer.env),
+            *thread_env("1"),
+            # The installer loads each package it installed: linked libraries must resolve.
+            *([_system_library_env()] if system else []),
+        ],
+        [
+            {"name": PACKAGES_VOLUME, "mount_path": PACKAGES_DIR},
+            *([{"name": SYSTEM_VOLUME, "mount_path": SYSTEM_DIR, "read_only": True}] if system else []),
+        ],
+        engine,
+        role,
+    )
 
 
 def _probes(role: PodRole) -> dict[str, Any]:
@@ -141,6 +193,7 @@ def pod_spec(
     on_gke: bool,
     results_volume: dict[str, Any] | None = None,
     results_read_only: bool = True,
+    queue_secret: pulumi.Input[str] | None = None,
 ) -> dict[str, Any]:
     """The pod spec of ``role`` (snake_case keys, as the Pulumi SDK takes them).
 
@@ -165,8 +218,11 @@ def pod_spec(
                 "value_from": {"resource_field_ref": {"container_name": role.component, "resource": "limits.cpu"}},
             }
         )
-    if engine.installer is not None:
-        env.append({"name": engine.installer.path_env[0], "value": engine.installer.path_env[1]})
+    installer = engine.installer if role.packages else None
+    if installer is not None:
+        env.append({"name": installer.path_env[0], "value": installer.path_env[1]})
+        if installer.system_libraries:
+            env.append(_system_library_env())
 
     mounts: list[dict[str, Any]] = [{"name": SCRIPTS_VOLUME, "mount_path": SCRIPTS_DIR, "read_only": True}]
     volumes: list[dict[str, Any]] = [
@@ -174,7 +230,7 @@ def pod_spec(
     ]
     if not role.root_init:
         mounts.append({"name": TMP_VOLUME, "mount_path": TMP_DIR})
-    if not role.root_init or engine.installer is not None:
+    if not role.root_init or installer is not None:
         # Scratch space for read-only roots and for the package installer.
         volumes.append({"name": TMP_VOLUME, "empty_dir": {"size_limit": role.tmp_size}})
     if role.mount_settings:
@@ -188,9 +244,18 @@ def pod_spec(
         mounts.append({"name": results_volume["name"], "mount_path": RESULTS_DIR, "read_only": results_read_only})
         volumes.append(results_volume)
         env.append({"name": "KUBEPAR_RESULTS_ROOT", "value": RESULTS_DIR})
-    if engine.installer is not None:
+    if role.queue_auth:
+        if queue_secret is None:
+            raise ValueError(f"role {role.component} needs the queue's Secret")
+        mounts.append({"name": QUEUE_AUTH_VOLUME, "mount_path": QUEUE_AUTH_DIR, "read_only": True})
+        # Files, not environment variables: no password in `kubectl describe` or a child's env.
+        volumes.append({"name": QUEUE_AUTH_VOLUME, "secret": {"secret_name": queue_secret, "default_mode": 0o444}})
+    if installer is not None:
         mounts.append({"name": PACKAGES_VOLUME, "mount_path": PACKAGES_DIR, "read_only": True})
         volumes.append({"name": PACKAGES_VOLUME, "empty_dir": {"size_limit": "4Gi"}})
+        if installer.system_libraries:
+            mounts.append({"name": SYSTEM_VOLUME, "mount_path": SYSTEM_DIR, "read_only": True})
+            volumes.append({"name": SYSTEM_VOLUME, "empty_dir": {"size_limit": "256Mi"}})
 
     container: dict[str, Any] = {
         "name": role.component,
@@ -224,8 +289,9 @@ def pod_spec(
         "containers": [container],
         "volumes": volumes,
     }
-    if engine.installer is not None:
-        spec["init_containers"] = [_installer_container(engine, role)]
+    if installer is not None:
+        libraries = [_libraries_container(engine, role)] if installer.system_libraries else []
+        spec["init_containers"] = [*libraries, _installer_container(engine, role)]
     if on_gke:
         spec["node_selector"] = {POOL_LABEL: role.pool}
         if role.pool == "workers":

@@ -21,7 +21,7 @@ import pulumi_kubernetes as k8s
 
 from components import network_policies, pods
 from components.config import WorkloadSettings
-from components.engines import ENDPOINT_SERVICE, Engine, PodRole
+from components.engines import Engine, PodRole
 from components.labels import labels, object_meta, selector
 from components.results import ResultsStore
 
@@ -51,6 +51,8 @@ class WorkloadArgs:
     """Pin pods to the GKE pool the role names."""
     api_server_cidrs: pulumi.Input[list[str]] | None = None
     """The API server's public address(es) as /32s: excluded from every pod's internet egress."""
+    queue_secret: pulumi.Input[str] | None = None
+    """The queue's Secret (password files), for roles with ``queue_auth`` (rBackend redis)."""
     results: ResultsStore | None = None
     """The sweep results store, mounted read-only in the role that has the home (the user's session)."""
     """The API server's public address(es) as /32s: excluded from every pod's internet egress."""
@@ -85,7 +87,8 @@ class Workload(pulumi.ComponentResource):
             )
             password_secret = secret.metadata.name
 
-        results = args.results if role.home else None
+        # The user's session (the role with the login) reads sweep results.
+        results = args.results if role.password_env else None
         # The session's user: rocker's rstudio (UID 1000) behind RStudio's root init.
         user = RSTUDIO_UID if role.root_init else role.run_as_user
         pod_spec = pods.pod_spec(
@@ -97,6 +100,7 @@ class Workload(pulumi.ComponentResource):
             password_secret=password_secret,
             home_claim=args.home_claim,
             on_gke=args.on_gke,
+            queue_secret=args.queue_secret,
             results_volume=None
             if results is None
             else results.volume(read_only=True, uid=user, gid=role.fs_group or user),
@@ -148,7 +152,7 @@ class Workload(pulumi.ComponentResource):
             k8s.core.v1.Service(
                 f"{name}-endpoint",
                 # Clients address it by DNS, so the name is fixed (and short).
-                metadata=object_meta(args.namespace, meta_labels, name=ENDPOINT_SERVICE),
+                metadata=object_meta(args.namespace, meta_labels, name=role.endpoint_service),
                 spec={
                     # Never LoadBalancer or NodePort: whoever connects can run code.
                     "type": "ClusterIP",

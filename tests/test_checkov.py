@@ -54,6 +54,13 @@ def test_render_has_no_failed_checkov_check(stack: str, with_config: bool, tmp_p
             assert len(skipped["check_result"].get("suppress_comment") or "") > 20, skipped
 
 
+def test_the_redis_backend_has_no_failed_checkov_check(tmp_path: Path) -> None:
+    render.write_render(program("dev", rBackend="redis"), tmp_path)
+    report = run_checkov(tmp_path / "kubernetes.yaml", with_config=False, cwd=tmp_path)
+    assert _failed(report) == []
+    assert report["summary"]["resource_count"] > 30
+
+
 def test_the_config_file_skips_nothing() -> None:
     settings = yaml.safe_load(CONFIG.read_text())
     assert not {"skip-check", "skip-path", "skip-framework", "soft-fail", "soft-fail-on"} & set(settings)

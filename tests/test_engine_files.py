@@ -28,10 +28,10 @@ def test_scripts_config_map_holds_the_engine_files_verbatim(engine: str, folder:
 
 def test_every_workload_file_reaches_a_pod() -> None:
     shipped: set[str] = set()
-    for engine in ("r", "dask"):
-        for config_map in program("local", engine=engine, sweeps=SWEEPS).kubernetes("ConfigMap"):
+    for engine, backend in (("r", "psock"), ("r", "redis"), ("dask", "psock")):
+        for config_map in program("local", engine=engine, rBackend=backend, sweeps=SWEEPS).kubernetes("ConfigMap"):
             shipped |= set(config_map["data"])
-    assert {path.name for folder in ("r", "python") for path in (WORKLOADS / folder).iterdir()} <= shipped
+    assert {path.name for folder in ("r", "python", "queue") for path in (WORKLOADS / folder).iterdir()} <= shipped
 
 
 def test_settings_config_map_has_a_fixed_name_and_the_count() -> None:

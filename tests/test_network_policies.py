@@ -203,3 +203,28 @@ def test_the_dask_dashboard_is_reachable_by_users_in_range_only() -> None:
 def test_no_pod_gets_service_link_variables(stack: str) -> None:
     for deployment in program(stack).kubernetes("Deployment"):
         assert deployment["spec"]["template"]["spec"]["enableServiceLinks"] is False
+
+
+@pytest.mark.parametrize(
+    ("source", "destination", "port", "expected"),
+    [
+        ("worker", "queue", 6379, True),
+        ("scheduler", "queue", 6379, True),
+        ("worker", "queue", 6380, False),
+        ("worker", "scheduler", 11562, False),
+        ("queue", "worker", 6379, False),
+        ("worker", "worker", 6379, False),
+    ],
+)
+def test_with_the_redis_backend_only_scheduler_and_workers_reach_the_queue(
+    source: str, destination: str, port: int, expected: bool
+) -> None:
+    assert reachable("dev", pod("dev", source), pod("dev", destination), port, rBackend="redis") is expected
+
+
+def test_queue_workers_reach_the_ubuntu_archive_and_the_queue_reaches_nothing_outside() -> None:
+    worker, queue = pod("dev", "worker"), pod("dev", "queue")
+    assert reachable("dev", worker, PUBLIC_HTTPS, 80, rBackend="redis")
+    assert not reachable("dev", worker, PUBLIC_HTTPS, 22, rBackend="redis")
+    assert not reachable("dev", queue, PUBLIC_HTTPS, 443, rBackend="redis")
+    assert not reachable("dev", worker, METADATA, 80, rBackend="redis")

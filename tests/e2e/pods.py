@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -35,7 +36,7 @@ from typing import Any
 
 import render
 
-from components import engines, quantities
+from components import engines, quantities, queue
 
 TEST_PASSWORD = "e2e-not-a-real-password"
 
@@ -106,8 +107,14 @@ class LocalContainer:
             # ConfigMaps are the same for every pod; anything else is the pod's own.
             if "configMap" in volume:
                 local = root / "volumes" / volume["configMap"]["name"]
+            elif "secret" in volume:
+                # Secrets are masked in the render: a test writes the files (write_secret).
+                local = root / "secrets" / volume["secret"]["secretName"]
             elif "emptyDir" in volume:
                 local = root / "pods" / pod_name / mount["name"]
+            elif "persistentVolumeClaim" in volume:
+                # One folder per claim: the home and the queue's data are different disks.
+                local = root / "volumes" / volume["persistentVolumeClaim"]["claimName"]
             else:
                 local = root / "volumes" / mount["name"]
             if not local.exists():
@@ -175,10 +182,10 @@ class LocalContainer:
             base.update(rocker_library_env(self.root))
         return {**base, **self.env}
 
-    def start(self, log: Path) -> subprocess.Popen[bytes]:
+    def start(self, log: Path, argv: list[str] | None = None) -> subprocess.Popen[bytes]:
         handle = log.open("wb")
         return subprocess.Popen(
-            self.argv(),
+            argv if argv is not None else self.argv(),
             env=self.process_env(),
             cwd=self.root,
             stdout=handle,
@@ -227,26 +234,82 @@ def run_init(
     repository: str,
     pod_name: str,
     document: dict[str, Any] | None = None,
+    hide_system_libraries: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the rendered init container of one pod, installing from ``repository`` (a URL)."""
-    installer = LocalContainer(
-        capture,
-        component,
-        root,
-        init=True,
-        pod_name=pod_name,
-        env_overrides={"KUBEPAR_CRAN": repository},
-        document=document,
+    """Run every rendered init container of one pod, in order, installing from ``repository`` (a URL).
+
+    Returns the last one's result, or the first that failed.
+    """
+    pod = document if document is not None else deployment(capture, component)
+    result = subprocess.CompletedProcess[str]([], 0, "", "")
+    for spec in pod["spec"]["template"]["spec"].get("initContainers", []):
+        installer = LocalContainer(
+            capture,
+            component,
+            root,
+            container=spec["name"],
+            init=True,
+            pod_name=pod_name,
+            env_overrides={"KUBEPAR_CRAN": repository},
+            document=document,
+        )
+        argv = installer.argv()
+        if hide_system_libraries and spec["name"] == "install-packages":
+            argv = without_system_libraries(argv)
+        result = subprocess.run(
+            argv,
+            env=installer.process_env(),
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if result.returncode != 0:
+            return result
+    return result
+
+
+SYSTEM_LIBRARIES = ("libhiredis.so",)
+
+
+def without_system_libraries(argv: list[str], libraries: tuple[str, ...] = SYSTEM_LIBRARIES) -> list[str]:
+    """``argv`` in a private mount namespace where this machine's ``libraries`` do not exist.
+
+    The rocker images have no hiredis; this machine has it (redux was built
+    against it here). Inside, the library's files are whited out of their
+    folder by an overlay (as if never installed, so the dynamic linker goes on
+    searching), and a process finds hiredis only where the pod would: in the
+    folder its init container filled, on LD_LIBRARY_PATH.
+    """
+    if shutil.which("unshare") is None:
+        raise RuntimeError("hiding this machine's libraries needs unshare (util-linux), as root")
+    found = sorted({path for name in libraries for path in Path("/usr/lib").glob(f"*-linux-gnu/{name}*")})
+    if not found:
+        raise RuntimeError(f"none of {libraries} on this machine: .ci/run installs libhiredis-dev")
+    folders = {path.parent for path in found}
+    assert len(folders) == 1, f"{libraries} in several folders: {folders}"
+    scratch = Path(tempfile.mkdtemp(prefix="kubepar-hide-"))
+    (scratch / "upper").mkdir()
+    (scratch / "work").mkdir()
+    folder = folders.pop()
+    script = (
+        'set -e; upper="$1"; work="$2"; folder="$3"; shift 3; '
+        'while [ "$1" != -- ]; do mknod "$upper/$1" c 0 0; shift; done; shift; '
+        'mount -t overlay overlay -o "lowerdir=$folder,upperdir=$upper,workdir=$work" "$folder"; exec "$@"'
     )
-    return subprocess.run(
-        installer.argv(),
-        env=installer.process_env(),
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return [
+        "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+        str(scratch / "upper"), str(scratch / "work"), str(folder), *(path.name for path in found), "--", *argv,
+    ]  # fmt: skip
+
+
+def write_secret(root: Path, secret_name: str, files: Mapping[str, str]) -> None:
+    """The files of a mounted Secret (the render masks their values)."""
+    folder = root / "secrets" / secret_name
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
 
 
 def start_r_pod(capture: render.Capture, component: str, root: Path, repository: str, pod_name: str) -> None:
@@ -498,4 +561,95 @@ class LocalJob:
     def logs(self) -> str:
         return "\n".join(
             f"== {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in sorted(self.root.glob("*.log"))
+        )
+
+
+class LocalQueueCluster:
+    """The rendered queue server, worker pods and session on this machine."""
+
+    def __init__(self, capture: render.Capture, root: Path, cran: str) -> None:
+        self.capture, self.root, self.cran = capture, root, cran
+        self.port = free_port()
+        self.overrides = {"KUBEPAR_QUEUE_HOST": "127.0.0.1", "KUBEPAR_QUEUE_PORT": str(self.port)}
+        spec = deployment(capture, "queue")["spec"]["template"]["spec"]
+        secret = next(v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v)
+        write_secret(
+            root,
+            secret,
+            {queue.PASSWORD_FILE: TEST_PASSWORD, queue.AUTH_CONFIG_FILE: queue.auth_config(TEST_PASSWORD)},
+        )
+        self.server: subprocess.Popen[bytes] | None = None
+        self.workers: dict[str, subprocess.Popen[bytes]] = {}
+
+    def server_argv(self) -> list[str]:
+        argv = LocalContainer(self.capture, "queue", self.root, pod_name="queue-0").argv()
+        assert argv[0] == "valkey-server"
+        return ["redis-server", *argv[1:], "--port", str(self.port)]
+
+    def start_server(self) -> None:
+        self.server = subprocess.Popen(
+            self.server_argv(),
+            stdout=(self.root / "queue-0.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if not wait_for(lambda: self.ping() == "PONG", timeout=20):
+            raise RuntimeError((self.root / "queue-0.log").read_text())
+
+    def stop_server(self) -> int:
+        assert self.server is not None
+        return stop(self.server, signal.SIGTERM, timeout=20)
+
+    def ping(self, password: str | None = TEST_PASSWORD) -> str:
+        auth = ["-a", password, "--no-auth-warning"] if password else []
+        result = subprocess.run(
+            ["redis-cli", "-p", str(self.port), *auth, "ping"], capture_output=True, text=True, check=False
+        )
+        return result.stdout.strip()
+
+    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+        result = run_init(self.capture, "worker", self.root, self.cran, name, hide_system_libraries=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"init containers of {name} failed:\n{result.stdout}{result.stderr}")
+        container = LocalContainer(self.capture, "worker", self.root, pod_name=name, env_overrides=self.overrides)
+        process = container.start(self.root / f"{name}.log", argv=without_system_libraries(container.argv()))
+        self.workers[name] = process
+        return process
+
+    def session_env(self) -> dict[str, str]:
+        result = run_init(self.capture, "scheduler", self.root, self.cran, "scheduler-0", hide_system_libraries=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"init containers of the scheduler failed:\n{result.stdout}{result.stderr}")
+        return LocalContainer(
+            self.capture, "scheduler", self.root, pod_name="scheduler-0", env_overrides=self.overrides
+        ).process_env()
+
+    def session(self, code: str, timeout: float = 300) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            without_system_libraries(["Rscript", "-e", code]),
+            env=self.session_env(),
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def connected(self) -> int:
+        result = subprocess.run(
+            ["redis-cli", "-p", str(self.port), "-a", TEST_PASSWORD, "--no-auth-warning", "client", "list"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return result.stdout.count("name=kubepar-worker:")
+
+    def stop_all(self) -> None:
+        for process in self.workers.values():
+            stop(process, timeout=10)
+        if self.server is not None:
+            stop(self.server, timeout=10)
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"== {p.name}\n{p.read_text(errors='replace')[-2500:]}" for p in sorted(self.root.glob("*.log"))
         )

@@ -46,13 +46,66 @@ def installed_closure(packages: tuple[str, ...]) -> list[tuple[str, str, Path]]:
     return [(name, version, Path(lib)) for name, version, lib in (line.split() for line in result.stdout.splitlines())]
 
 
-def build(root: Path, packages: tuple[str, ...] = R_CORE_PACKAGES, sources: tuple[Path, ...] = ()) -> str:
-    """Write the repository under ``root``; returns its file:// URL for ``KUBEPAR_CRAN``."""
-    contrib = root / "src" / "contrib"
-    contrib.mkdir(parents=True, exist_ok=True)
-    for name, version, library in installed_closure(packages):
+SHARED_CRAN = Path(__file__).resolve().parents[3] / "shared" / "cran"
+
+
+def _add_binaries(contrib: Path, installed: list[tuple[str, str, Path]]) -> None:
+    for name, version, library in installed:
         with tarfile.open(contrib / f"{name}_{version}.tar.gz", "w:gz") as archive:
             archive.add(library / name, arcname=name)
+
+
+def build_from_source(
+    root: Path, packages: tuple[str, ...], repository: Path = SHARED_CRAN
+) -> list[tuple[str, str, Path]]:
+    """Install ``packages`` from a source repository into a library under ``root``, once, here.
+
+    What the pods get as Linux binaries from their snapshot, this machine has
+    to compile (redux against libhiredis-dev); the result is then served as
+    binaries, like the rest.
+    """
+    if not (repository / "src" / "contrib" / "PACKAGES").exists():
+        raise RuntimeError(f"no CRAN-like repository at {repository} (see ../shared/cran/README.md)")
+    library = root / "built"
+    library.mkdir(parents=True, exist_ok=True)
+    code = (
+        f'install.packages(c({", ".join(repr(p) for p in packages)}), lib = "{library}", '
+        f'repos = "file://{repository}", quiet = TRUE); '
+        f'stopifnot(all(c({", ".join(repr(p) for p in packages)}) %in% rownames(installed.packages("{library}"))))'
+    )
+    result = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, check=False, timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"building {packages} from {repository} failed (libhiredis-dev, a C compiler?):\n{result.stderr}"
+        )
+    versions = subprocess.run(
+        [
+            "Rscript",
+            "-e",
+            f'ip <- installed.packages("{library}"); cat(paste(ip[, "Package"], ip[, "Version"]), sep = "\\n")',
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    return [(name, version, library) for name, version in (line.split() for line in versions if line.strip())]
+
+
+def build(
+    root: Path,
+    packages: tuple[str, ...] = R_CORE_PACKAGES,
+    sources: tuple[Path, ...] = (),
+    built: tuple[str, ...] = (),
+) -> str:
+    """Write the repository under ``root``; returns its file:// URL for ``KUBEPAR_CRAN``.
+
+    ``built``: packages of ../shared/cran, compiled here once and served as binaries.
+    """
+    contrib = root / "src" / "contrib"
+    contrib.mkdir(parents=True, exist_ok=True)
+    _add_binaries(contrib, installed_closure(packages))
+    if built:
+        _add_binaries(contrib, build_from_source(root, built))
     for source in sources:
         shutil.copy(source, contrib / source.name)
     subprocess.run(

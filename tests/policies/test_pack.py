@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -210,3 +211,20 @@ def test_the_pack_constructs_and_serves() -> None:
     finally:
         pack.kill()
         pack.wait(timeout=10)
+
+
+@pytest.mark.parametrize("stack", ["local", "dev", "prod"])
+def test_the_redis_backend_passes_every_mandatory_rule(stack: str) -> None:
+    assert violations(program(stack, rBackend="redis"), EnforcementLevel.MANDATORY) == []
+
+
+def test_the_queue_port_may_never_be_public() -> None:
+    capture = program("dev", rBackend="redis")
+    clone = render.Capture(resources=[copy.deepcopy(r) for r in capture.resources])
+    queue = next(
+        r for r in clone.resources if r.type == SERVICE and r.inputs["metadata"].get("name") == "kubepar-queue"
+    )
+    _public_worker_service(queue.inputs)
+    found = violations(clone, EnforcementLevel.MANDATORY)
+    assert any(m.startswith("no-public-worker-port: ") and "6379" in m for m in found), found
+    assert any(m.startswith("no-public-private-port-in-stack: ") for m in found), found

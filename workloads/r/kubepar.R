@@ -4,7 +4,8 @@
 # image's own Rprofile.site (which keeps rocker's binary package repository)
 # and then hands over to the user's own .Rprofile, as R would have done.
 #
-# Owns: kubepar_plan(), kubepar_status(), kubepar_stop(); and the sweep
+# Owns: kubepar_plan(), kubepar_status(), kubepar_stop() for both R backends
+# (psock: future over R's sockets; redis: foreach over the queue); and the sweep
 # helpers: kubepar_task() and kubepar_save() in a sweep's task pod (whose
 # R_PROFILE_USER is this file too), kubepar_results() and kubepar_sweeps() in
 # the session. Not: starting workers; they run in their own pods and dial in
@@ -46,7 +47,88 @@ local({
     count
   }
 
+  # ---------------------------------------------------------------- rBackend redis
+  # foreach %dopar% through the stack's queue (doRedis): workers take tasks
+  # from Valkey, so they may come and go during a loop; a task whose worker
+  # vanished is resubmitted after the fault-tolerance interval.
+
+  backend <- function() Sys.getenv("KUBEPAR_R_BACKEND", unset = "psock")
+
+  queue_password <- function() {
+    path <- Sys.getenv("KUBEPAR_QUEUE_PASSWORD_FILE", unset = "")
+    if (nzchar(path) && file.exists(path)) readLines(path, n = 1L, warn = FALSE) else NULL
+  }
+
+  queue_connection <- function() {
+    con <- redux::hiredis(host = Sys.getenv("KUBEPAR_QUEUE_HOST"), port = env_int("KUBEPAR_QUEUE_PORT", 6379L))
+    password <- queue_password()
+    if (!is.null(password)) con$AUTH(password)
+    con
+  }
+
+  connected_workers <- function(con) {
+    clients <- strsplit(con$CLIENT_LIST(), "\n")[[1]]
+    sum(grepl("name=kubepar-worker:", clients, fixed = TRUE))
+  }
+
+  # doRedis 3.0.2 reconnects the session after a lost connection (a server
+  # restart) without the password (its R/doRedis.R: "XXX what about
+  # passwords"), so every later command fails with NOAUTH and the loop never
+  # ends. Its reconnect calls doRedis' own redisConnect(): give that the
+  # queue's password when the caller passed none.
+  keep_password_on_reconnect <- function(password) {
+    if (is.null(state$redis_connect)) state$redis_connect <- doRedis::redisConnect
+    connect <- state$redis_connect
+    with_password <- function(host = "localhost", port = 6379L, password, ...) {
+      if (missing(password)) password <- queue_password()
+      connect(host = host, port = port, password = password, ...)
+    }
+    utils::assignInNamespace("redisConnect", with_password, ns = "doRedis")
+  }
+
+  plan_redis <- function(chunk_size, ftinterval) {
+    queue <- Sys.getenv("KUBEPAR_QUEUE", unset = "kubepar")
+    password <- queue_password()
+    if (!is.null(password)) keep_password_on_reconnect(password)
+    args <- list(queue = queue, host = Sys.getenv("KUBEPAR_QUEUE_HOST"), port = env_int("KUBEPAR_QUEUE_PORT", 6379L),
+                 ftinterval = ftinterval, chunkSize = chunk_size)
+    if (!is.null(password)) args$password <- password
+    do.call(doRedis::registerDoRedis, args)
+    state$queue <- queue
+    workers <- connected_workers(queue_connection())
+    configured <- tryCatch(kubepar$kubepar_workers(), error = function(e) NA_integer_)
+    message(sprintf(paste0(
+      "kubepar: foreach %%dopar%% runs on queue '%s' (%s:%s); %d of %s configured workers connected now.\n",
+      "Workers that join later take queued tasks; a lost worker's task is resubmitted after %g s. ",
+      "Chunk size %d (raise it for tiny tasks: kubepar_plan(chunk_size = 100))."),
+      queue, args$host, args$port, workers, configured, ftinterval, chunk_size))
+    invisible(workers)
+  }
+
+  status_redis <- function() {
+    con <- queue_connection()
+    queue <- Sys.getenv("KUBEPAR_QUEUE", unset = "kubepar")
+    outputs <- unlist(con$KEYS(paste0(queue, ".out.*")))
+    status <- list(
+      configured_workers = tryCatch(kubepar$kubepar_workers(), error = function(e) NA_integer_),
+      connected_workers = connected_workers(con),
+      queued_tasks = as.integer(con$LLEN(queue)),
+      # A worker keeps a task's start key until its result is in (alive keys linger 10 s).
+      running_tasks = length(unlist(con$KEYS(paste0(queue, ".start.*")))),
+      done_tasks = sum(vapply(outputs, function(key) as.integer(con$LLEN(key)), integer(1))),
+      queue = paste0(Sys.getenv("KUBEPAR_QUEUE_HOST"), ":", env_int("KUBEPAR_QUEUE_PORT", 6379L)))
+    cat(sprintf("kubepar: %d of %s configured workers connected; tasks: %d queued, %d running, %d done and waiting\n",
+                status$connected_workers, status$configured_workers, status$queued_tasks, status$running_tasks,
+                status$done_tasks))
+    invisible(status)
+  }
+
   kubepar$kubepar_stop <- function() {
+    if (backend() == "redis") {
+      # The workers stay connected to the queue for the next loop.
+      foreach::registerDoSEQ()
+      return(invisible(NULL))
+    }
     if (!is.null(state$cluster)) {
       # Close the sockets first: if a worker died mid-call, future would
       # otherwise try to collect results from it while changing plans, and fail.
@@ -63,7 +145,10 @@ local({
   }
 
   kubepar$kubepar_plan <- function(workers = kubepar$kubepar_workers(), timeout = 120,
-                                   port = env_int("KUBEPAR_WORKER_PORT", 11562L)) {
+                                   port = env_int("KUBEPAR_WORKER_PORT", 11562L),
+                                   chunk_size = 1L, ftinterval = 5) {
+    # rBackend redis: no waiting for workers, they take tasks whenever they are there.
+    if (backend() == "redis") return(plan_redis(as.integer(chunk_size), ftinterval))
     workers <- as.integer(workers)
     if (length(workers) != 1L || is.na(workers) || workers < 1L) {
       stop("kubepar: workers must be at least 1 (got ", workers, "). ",
@@ -122,6 +207,7 @@ local({
   }
 
   kubepar$kubepar_status <- function() {
+    if (backend() == "redis") return(status_redis())
     configured <- tryCatch(kubepar$kubepar_workers(), error = function(e) NA_integer_)
     cl <- state$cluster
     joined <- if (is.null(cl)) 0L else length(cl)
