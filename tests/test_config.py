@@ -79,6 +79,8 @@ def test_defaults_come_from_pulumi_yaml() -> None:
         ("workerPort", "8787", "kubepar:workerPort: 8787 is RStudio's port"),
         ("workerPort", "80", "kubepar:workerPort: 80 is outside 1024..65535"),
         ("deletionProtection", "yes", "kubepar:deletionProtection: 'yes' is not true or false"),
+        ("rBackend", "rabbitmq", "kubepar:rBackend: 'rabbitmq' is not one of psock, redis"),
+        ("rBackend", "redis\n", "kubepar:rBackend: 'redis\\n' has surrounding whitespace"),
         ("releaseChannel", "NIGHTLY", "kubepar:releaseChannel: 'NIGHTLY' is not one of"),
         (
             "workerMachineType",
