@@ -295,33 +295,31 @@ class _Reader:
             return choices[0]
         return value
 
-    def string_list(self, key: str) -> list[str]:
+    def items(self, key: str, of: str) -> list[Any] | None:
+        """A structured key's list (JSON from the CLI, or already a list), or None after a problem."""
         value = self.raw.get(key)
         if value is None or value == "":
             return []
         try:
             items = json.loads(value) if isinstance(value, str) else value
         except json.JSONDecodeError:
-            self.fail(key, f"{value!r} is not a list; set it in the stack file as a YAML list")
+            items = None
+        if not isinstance(items, list):
+            self.fail(key, f"{value!r} is not a list; set it in the stack file as a YAML list of {of}")
+            return None
+        return items
+
+    def string_list(self, key: str) -> list[str]:
+        items = self.items(key, "strings")
+        if items is None:
             return []
-        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-            self.fail(key, f"{value!r} is not a list of strings")
+        if not all(isinstance(i, str) for i in items):
+            self.fail(key, f"{self.raw.get(key)!r} is not a list of strings")
             return []
         return items
 
     def object_list(self, key: str) -> list[Any]:
-        value = self.raw.get(key)
-        if value is None or value == "":
-            return []
-        try:
-            items = json.loads(value) if isinstance(value, str) else value
-        except json.JSONDecodeError:
-            self.fail(key, "is not a list; set it in the stack file as a YAML list of mappings")
-            return []
-        if not isinstance(items, list):
-            self.fail(key, "is not a list; set it in the stack file as a YAML list of mappings")
-            return []
-        return items
+        return self.items(key, "mappings") or []
 
     def bounded(self, key: str, value: Any, low: int, high: int, fix: str) -> int | None:
         """A whole number given as a YAML number or string, bounded before conversion."""

@@ -68,7 +68,10 @@ def test_every_bad_sweep_value_is_named_with_its_key(change: dict[str, Any], exp
 def test_a_sweep_must_be_a_mapping_and_names_must_be_unique() -> None:
     assert any("sweeps[0]: 'sim' is not a mapping" in p for p in sweep_problems("sim"))
     assert any("the name 'sim' is used twice" in p for p in sweep_problems(SIM, SIM))
-    assert any("kubepar:sweeps: is not a list" in p for p in problems(sweeps='{"name": "sim"}'))
+    assert any(
+        'kubepar:sweeps: \'{"name": "sim"}\' is not a list; set it in the stack file as a YAML list of mappings' in p
+        for p in problems(sweeps='{"name": "sim"}')
+    )
 
 
 def test_parallelism_beyond_a_fixed_worker_pool_is_refused_with_the_numbers() -> None:
