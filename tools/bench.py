@@ -205,7 +205,7 @@ def sweep_overhead(cran: str) -> dict[str, float]:
         root = Path(tempfile.mkdtemp(prefix=f"kubepar-bench-{sweep}-"))
         job = pods.LocalJob(capture, sweep, root, cran)
         # The pod's library once (the init container is measured above); then each task's main container.
-        pods.run_init(capture, "sweep", root, cran, "shared", document=job.document)
+        pods.start_r_pod(capture, "sweep", root, cran, "shared", document=job.document)
         samples = []
         for index in range(10):
             container = job.container(index, 0)

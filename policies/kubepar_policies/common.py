@@ -105,10 +105,6 @@ def containers(pod_spec: Mapping[str, Any], *, ephemeral: bool = True) -> Iterat
         yield from pod_spec.get("ephemeralContainers") or []
 
 
-def pod_labels(props: Mapping[str, Any], resource_type: str) -> Mapping[str, Any]:
-    return pod_template(props, resource_type)[0].get("labels") or {}
-
-
 def image_repository(image: str) -> str:
     """``docker.io/rocker/rstudio:4.5.1`` and ``rocker/rstudio@sha256:..`` -> ``rocker/rstudio``."""
     name = image.split("@", 1)[0]
@@ -151,14 +147,6 @@ def workloads(
         if is_workload(args.resource_type):
             metadata, spec = pod_template(args.props or {}, args.resource_type)
             validate(args, report, metadata, spec)
-
-    return run
-
-
-def only(resource_type: str, validate: Validate) -> Validate:
-    def run(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        if args.resource_type == resource_type:
-            validate(args, report)
 
     return run
 

@@ -123,6 +123,17 @@ def _doors(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+def _named_container_ports(resource: PolicyResource) -> Iterator[tuple[Mapping[str, Any], str, int]]:
+    """(pod labels, port name, port number) of every named container port of a workload."""
+    if not is_workload(resource.resource_type):
+        return
+    meta, spec = pod_template(resource.props or {}, resource.resource_type)
+    for container in containers(spec):
+        for port in container.get("ports") or []:
+            if port.get("name") and port.get("containerPort") is not None:
+                yield meta.get("labels") or {}, str(port["name"]), int(port["containerPort"])
+
+
 def _learned_private_ports(resources: Iterable[PolicyResource], names: set[str], services: set[str]) -> set[int]:
     """Port numbers the stack itself marks private: endpoint Services' ports and named container ports."""
     found: set[int] = set()
@@ -132,12 +143,8 @@ def _learned_private_ports(resources: Iterable[PolicyResource], names: set[str],
             if (props.get("metadata") or {}).get("name") in services:
                 for port in (props.get("spec") or {}).get("ports") or []:
                     found |= {int(v) for v in (port.get("port"), port.get("targetPort")) if isinstance(v, int | float)}
-        elif is_workload(resource.resource_type):
-            _, spec = pod_template(props, resource.resource_type)
-            for container in containers(spec):
-                for port in container.get("ports") or []:
-                    if port.get("name") in names and port.get("containerPort") is not None:
-                        found.add(int(port["containerPort"]))
+        else:
+            found |= {number for _, name, number in _named_container_ports(resource) if name in names}
     return found
 
 
@@ -145,21 +152,15 @@ def _target_numbers(resources: list[PolicyResource], service: Mapping[str, Any],
     """The container ports a named targetPort resolves to, in the pods the Service selects."""
     selector = {"matchLabels": (service.get("spec") or {}).get("selector") or {}}
     namespace = (service.get("metadata") or {}).get("namespace")
-    found: set[int] = set()
-    for resource in resources:
-        if not is_workload(resource.resource_type):
-            continue
-        props = resource.props or {}
-        if (props.get("metadata") or {}).get("namespace") != namespace:
-            continue
-        meta, spec = pod_template(props, resource.resource_type)
-        if not selector["matchLabels"] or not selects(selector, meta.get("labels") or {}):
-            continue
-        for container in containers(spec):
-            for port in container.get("ports") or []:
-                if port.get("name") == target and port.get("containerPort") is not None:
-                    found.add(int(port["containerPort"]))
-    return found
+    if not selector["matchLabels"]:
+        return set()
+    return {
+        number
+        for resource in resources
+        if ((resource.props or {}).get("metadata") or {}).get("namespace") == namespace
+        for labels, name, number in _named_container_ports(resource)
+        if name == target and selects(selector, labels)
+    }
 
 
 def _stack_private_ports(args: StackValidationArgs, report: ReportViolation) -> None:

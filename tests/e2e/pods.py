@@ -312,11 +312,19 @@ def write_secret(root: Path, secret_name: str, files: Mapping[str, str]) -> None
         (folder / name).write_text(text)
 
 
-def start_r_pod(capture: render.Capture, component: str, root: Path, repository: str, pod_name: str) -> None:
-    """A pod's start up to its main container: the init container must succeed."""
-    result = run_init(capture, component, root, repository, pod_name)
+def start_r_pod(
+    capture: render.Capture,
+    component: str,
+    root: Path,
+    repository: str,
+    pod_name: str,
+    document: dict[str, Any] | None = None,
+    hide_system_libraries: bool = False,
+) -> None:
+    """A pod's start up to its main container: every init container must succeed."""
+    result = run_init(capture, component, root, repository, pod_name, document, hide_system_libraries)
     if result.returncode != 0:
-        raise RuntimeError(f"init container of {pod_name} failed:\n{result.stdout}{result.stderr}")
+        raise RuntimeError(f"init containers of {pod_name} failed:\n{result.stdout}{result.stderr}")
 
 
 def require_r() -> None:
@@ -500,9 +508,7 @@ class LocalJob:
         pod = f"{self.name}-{index}-{number}"
         if self.spec["template"]["spec"].get("initContainers"):
             assert self.repository is not None
-            result = run_init(self.capture, "sweep", self.root, self.repository, pod, document=self.document)
-            if result.returncode != 0:
-                raise RuntimeError(f"init container of {pod} failed:\n{result.stdout}{result.stderr}")
+            start_r_pod(self.capture, "sweep", self.root, self.repository, pod, document=self.document)
         return attempt, self.container(index, number).start(self.root / f"{pod}.log")
 
     def counted_failures(self, index: int) -> int:
@@ -608,18 +614,14 @@ class LocalQueueCluster:
         return result.stdout.strip()
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
-        result = run_init(self.capture, "worker", self.root, self.cran, name, hide_system_libraries=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"init containers of {name} failed:\n{result.stdout}{result.stderr}")
+        start_r_pod(self.capture, "worker", self.root, self.cran, name, hide_system_libraries=True)
         container = LocalContainer(self.capture, "worker", self.root, pod_name=name, env_overrides=self.overrides)
         process = container.start(self.root / f"{name}.log", argv=without_system_libraries(container.argv()))
         self.workers[name] = process
         return process
 
     def session_env(self) -> dict[str, str]:
-        result = run_init(self.capture, "scheduler", self.root, self.cran, "scheduler-0", hide_system_libraries=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"init containers of the scheduler failed:\n{result.stdout}{result.stderr}")
+        start_r_pod(self.capture, "scheduler", self.root, self.cran, "scheduler-0", hide_system_libraries=True)
         return LocalContainer(
             self.capture, "scheduler", self.root, pod_name="scheduler-0", env_overrides=self.overrides
         ).process_env()
