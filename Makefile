@@ -4,12 +4,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= local
-STACKS := local dev prod
-# `make up` keeps state in a local folder: no Pulumi account needed.
+# Every shipped stack: one Pulumi.<stack>.yaml each.
+STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
+# Every target keeps state in this folder: no Pulumi account needed. Run
+# pulumi through these targets (or export the same PULUMI_BACKEND_URL), or it
+# looks for the stack in another backend and skips the guardrails.
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL
+PULUMI ?= pulumi
+ARGS ?=
 
-.PHONY: venv test lint unit e2e render render-all up preview destroy bench clean clean-all
+.PHONY: venv test lint unit e2e render render-all up preview destroy output status config config-secret forward docs bench clean clean-all
 
 CHECKOV_VENV := .venv-checkov
 
@@ -59,20 +64,57 @@ $(POLICY_VENV)/.installed: policies/requirements.txt
 	$(POLICY_VENV)/bin/pip install -q -r policies/requirements.txt -c constraints.txt
 	touch $@
 
+PULUMI_CHECK = @command -v $(PULUMI) >/dev/null || { echo "pulumi CLI not found: https://www.pulumi.com/docs/install/"; exit 1; }
+STACK_SELECT = mkdir -p .pulumi-state && $(PULUMI) stack select --create $(STACK) >/dev/null
+
 ## pulumi up on $(STACK) (default: local, the current kubectl context), with the guardrails.
 up: venv $(POLICY_VENV)/.installed
-	@command -v pulumi >/dev/null || { echo "pulumi CLI not found: https://www.pulumi.com/docs/install/"; exit 1; }
-	mkdir -p .pulumi-state
-	pulumi stack select --create $(STACK)
-	pulumi up --stack $(STACK) --policy-pack policies
+	$(PULUMI_CHECK)
+	$(STACK_SELECT)
+	$(PULUMI) up --stack $(STACK) --policy-pack policies $(ARGS)
 
+## What `make up` would change, with the guardrails.
 preview: venv $(POLICY_VENV)/.installed
-	mkdir -p .pulumi-state
-	pulumi stack select --create $(STACK)
-	pulumi preview --stack $(STACK) --policy-pack policies
+	$(PULUMI_CHECK)
+	$(STACK_SELECT)
+	$(PULUMI) preview --stack $(STACK) --policy-pack policies $(ARGS)
 
-destroy:
-	pulumi destroy --stack $(STACK)
+## Removes everything the stack made (refused while deletionProtection is true).
+destroy: venv
+	$(PULUMI_CHECK)
+	$(PULUMI) destroy --stack $(STACK) $(ARGS)
+
+## The stack's outputs; one with KEY=url (secrets shown: KEY=password).
+KEY ?=
+output:
+	$(PULUMI_CHECK)
+	$(PULUMI) stack output --stack $(STACK) $(KEY) $(if $(filter password kubeconfig,$(KEY)),--show-secrets)
+
+## What the stack holds now.
+status:
+	$(PULUMI_CHECK)
+	$(PULUMI) stack --stack $(STACK)
+
+## Set config: make config STACK=dev SET="workers=8 workerCpu=2" (then make up).
+config:
+	$(PULUMI_CHECK)
+	$(STACK_SELECT)
+	@for setting in $(SET); do $(PULUMI) config set --stack $(STACK) "kubepar:$${setting%%=*}" "$${setting#*=}" || exit 1; done
+
+## Set a secret (asks for it): make config-secret STACK=dev KEY=password
+config-secret:
+	$(PULUMI_CHECK)
+	$(STACK_SELECT)
+	$(PULUMI) config set --stack $(STACK) --secret "kubepar:$(KEY)"
+
+## RStudio or JupyterLab on http://localhost: the portForward output, run.
+forward:
+	$(PULUMI_CHECK)
+	$$($(PULUMI) stack output --stack $(STACK) portForward)
+
+## docs/configuration.md from Pulumi.yaml (a test fails when they differ).
+docs: venv
+	$(PY) tools/config_reference.py --write docs/configuration.md
 
 ## Benchmarks: rewrites BENCHMARKS.md (takes about 7 minutes).
 bench: venv

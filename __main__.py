@@ -11,7 +11,7 @@ scheduler and workers), and one Sweep (an Indexed Job) per configured sweep.
 import pulumi
 import pulumi_random as random
 
-from components import config, previous
+from components import config, cost, previous
 from components.apis import ProjectApis, ProjectApisArgs
 from components.cluster import Cluster, ClusterArgs
 from components.engine_files import EngineFiles, EngineFilesArgs
@@ -105,6 +105,16 @@ if settings.gke is not None:
     pulumi.export("cluster", cluster.name)
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("workerPoolMaxNodes", gke.worker_pool_max_nodes)
+    # Points kubectl at the new cluster through the DNS endpoint (IAM, any address).
+    pulumi.export(
+        "kubectlSetup",
+        pulumi.Output.concat(
+            "gcloud container clusters get-credentials ",
+            cluster.name,
+            f" --location {gke.location} --project {gke.project} --dns-endpoint",
+        ),
+    )
+    pulumi.export("estimatedCost", cost.for_stack(gke, workload))
 else:
     provider = existing_cluster_provider("kubepar-k8s", settings.kube_context)
     # Unknown here: the private ranges every egress policy excludes cover an in-cluster endpoint.

@@ -26,15 +26,37 @@ MAX_BLOCKS = 16
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+# IPv4-mapped IPv6 (RFC 4291): Go, and so Kubernetes, treat ::ffff:a.b.c.d as a.b.c.d.
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+# Reserved for documentation (RFC 5737, RFC 3849): no user connects from them.
+DOCUMENTATION = tuple(
+    ipaddress.ip_network(cidr) for cidr in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+
+
+def as_routed(network: Network) -> Network:
+    """The network as traffic sees it: an IPv4-mapped IPv6 block is the IPv4 block it maps."""
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_IPV4_MAPPED):
+        first = ipaddress.IPv4Address(int(network.network_address) & 0xFFFFFFFF)
+        return ipaddress.IPv4Network(f"{first}/{network.prefixlen - 96}")
+    return network
+
+
+def documentation(network: Network) -> bool:
+    """Whether the block lies in a range reserved for documentation examples (a wider one is too open anyway)."""
+    routed = as_routed(network)
+    return any(routed.version == doc.version and routed.subnet_of(doc) for doc in DOCUMENTATION)  # type: ignore[arg-type]
+
+
 def parse(values: Iterable[object]) -> tuple[list[Network], list[str]]:
-    """Networks of the values that are CIDR blocks, and the values that are not."""
+    """Networks of the values that are CIDR blocks (IPv4-mapped blocks as IPv4), and the values that are not."""
     networks: list[Network] = []
     bad: list[str] = []
     for value in values:
         text = str(value)
         try:
             # strict=False: 10.0.0.1/8 still opens 10.0.0.0/8.
-            networks.append(ipaddress.ip_network(text.strip(), strict=False))
+            networks.append(as_routed(ipaddress.ip_network(text.strip(), strict=False)))
         except ValueError:
             bad.append(text)
     return networks, bad

@@ -5,6 +5,10 @@ Kubernetes provider built from the cluster's outputs. Does not: node pools
 (see node_pool.py) or anything inside Kubernetes.
 Invariant: nothing runs as the project's default compute service account,
 and no credential is stored in state (the kubeconfig uses an exec plugin).
+Access to the API goes through the DNS-based endpoint, authorised by IAM
+rather than by source address, so `pulumi up` works the same from a laptop
+and from a CI runner with no fixed address; the IP endpoint admits only
+``masterAuthorizedNetworks`` (nobody from outside when that is empty).
 """
 
 from __future__ import annotations
@@ -23,6 +27,13 @@ NODE_ROLE = "roles/container.defaultNodeServiceAccount"
 # A Saturday: recurring windows need a first occurrence; the RRULE picks the days.
 MAINTENANCE_REFERENCE_DAY = "2025-01-04"
 MAINTENANCE_REFERENCE_NEXT_DAY = "2025-01-05"
+# Inputs of the Cluster that matter only when it is created (engine names).
+CLUSTER_CREATION_ONLY = ["nodeConfig", "initialNodeCount"]
+
+
+def _dns_endpoint(config: object) -> str:
+    dns = getattr(config, "dns_endpoint_config", None)
+    return str(getattr(dns, "endpoint", None) or "")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +53,7 @@ class ClusterArgs:
     release_channel: str
     """RAPID, REGULAR or STABLE: GKE picks and upgrades the version."""
     master_authorized_networks: tuple[str, ...]
-    """CIDRs allowed to reach the API endpoint."""
+    """CIDRs allowed to reach the IP endpoint; empty: none from outside Google's network."""
     deletion_protection: bool
     """GKE refuses to delete the cluster while true, and Pulumi protects it."""
     maintenance_days: tuple[str, ...]
@@ -60,6 +71,9 @@ class ClusterArgs:
 class Cluster(pulumi.ComponentResource):
     name: pulumi.Output[str]
     endpoint: pulumi.Output[str]
+    """The IP endpoint (pods' egress excludes it)."""
+    dns_endpoint: pulumi.Output[str]
+    """The DNS-based endpoint every kubeconfig of the stack uses."""
     kubeconfig: pulumi.Output[str]
     node_service_account_email: pulumi.Output[str]
     provider: k8s.Provider
@@ -137,6 +151,8 @@ class Cluster(pulumi.ComponentResource):
                 "enable_private_endpoint": False,
             },
             master_authorized_networks_config={
+                # Not every address of Google Cloud's own (other customers' VMs).
+                "gcp_public_cidrs_access_enabled": False,
                 "cidr_blocks": [
                     {"cidr_block": cidr, "display_name": f"kubepar-{index}"}
                     for index, cidr in enumerate(args.master_authorized_networks)
@@ -144,6 +160,14 @@ class Cluster(pulumi.ComponentResource):
             },
             # No client certificate: access goes through IAM only.
             master_auth={"client_certificate_config": {"issue_client_certificate": False}},
+            # The way in for people and CI alike: the DNS endpoint checks the
+            # caller's IAM permission (container.clusters.connect) on every
+            # request, whatever its address, so runners without fixed
+            # addresses need no hole in the authorized networks.
+            control_plane_endpoints_config={
+                "dns_endpoint_config": {"allow_external_traffic": True},
+                "ip_endpoints_config": {"enabled": True},
+            },
             # Upgrades (nodes restart, pods move) only inside these windows,
             # never in the middle of a working day.
             maintenance_policy={
@@ -161,12 +185,20 @@ class Cluster(pulumi.ComponentResource):
                 # With deletion protection, Pulumi refuses at preview to delete
                 # or replace it: `pulumi destroy` stops before deleting anything.
                 protect=args.deletion_protection,
+                # node_config (and initial_node_count) describe only the
+                # short-lived default pool and force a new cluster on change.
+                # Once that pool is removed the API reports the first remaining
+                # pool's config (Spot, taints) here instead, so a refresh would
+                # plan a replacement of the whole cluster. The pools own node
+                # config (node_pool.py); these inputs count at creation only.
+                ignore_changes=CLUSTER_CREATION_ONLY,
             ),
         )
 
-        kubeconfig = pulumi.Output.all(
-            cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate
-        ).apply(lambda parts: gke_kubeconfig(str(parts[0]), str(parts[1]), str(parts[2] or "")))
+        dns_endpoint = cluster.control_plane_endpoints_config.apply(_dns_endpoint)
+        kubeconfig = pulumi.Output.all(cluster.name, dns_endpoint).apply(
+            lambda parts: gke_kubeconfig(str(parts[0]), str(parts[1]))
+        )
 
         self.provider = k8s.Provider(
             f"{name}-k8s",
@@ -180,12 +212,14 @@ class Cluster(pulumi.ComponentResource):
 
         self.name = cluster.name
         self.endpoint = cluster.endpoint
+        self.dns_endpoint = dns_endpoint
         self.kubeconfig = pulumi.Output.secret(kubeconfig)
         self.node_service_account_email = node_account.email
         self.register_outputs(
             {
                 "name": self.name,
                 "endpoint": self.endpoint,
+                "dns_endpoint": self.dns_endpoint,
                 "kubeconfig": self.kubeconfig,
                 "node_service_account_email": self.node_service_account_email,
             }

@@ -51,13 +51,19 @@ def _project_defaults() -> dict[str, str]:
     for key, spec in declared.items():
         if isinstance(spec, dict) and "default" in spec:
             value = spec["default"]
-            defaults[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            if isinstance(value, bool):
+                defaults[key] = "true" if value else "false"
+            elif isinstance(value, list | dict):
+                # As the CLI passes structured values: JSON text.
+                defaults[key] = json.dumps(value)
+            else:
+                defaults[key] = str(value)
     return defaults
 
 
 DEFAULTS = _project_defaults()
 
-# Structured keys: JSON lists in the stack file, empty when unset.
+# Structured keys: JSON lists in the stack file, [] by default.
 LIST_KEYS = ("packages", "allowedSourceRanges", "masterAuthorizedNetworks", "sweeps")
 PROJECT_ROOT = PROJECT_FILE.parent
 # Sweeps: an Indexed Job holds at most 100,000 completions with per-index
@@ -66,10 +72,23 @@ MAX_SWEEP_TASKS = 100_000
 MAX_SWEEP_PARALLELISM = 1000
 MAX_SWEEP_RETRIES = 20
 MAX_SWEEP_NAME = 40
+# A month: past that a sweep is more likely stuck than working.
+MAX_SWEEP_DEADLINE_HOURS = 720
 # A ConfigMap holds at most 1 MiB, with kubepar's helpers beside the script.
 MAX_SCRIPT_BYTES = 512 * 1024
 SWEEP_LANGUAGES = {".R": "r", ".r": "r", ".py": "python"}
-SWEEP_KEYS = ("name", "script", "tasks", "parallelism", "cpu", "memory", "retries", "seed", "maxFailed")
+SWEEP_KEYS = (
+    "name",
+    "script",
+    "tasks",
+    "parallelism",
+    "cpu",
+    "memory",
+    "retries",
+    "seed",
+    "maxFailed",
+    "deadlineHours",
+)
 # The Cloud Storage FUSE sidecar GKE injects into every pod that mounts the
 # results bucket requests this much by default: it counts towards a node.
 GCSFUSE_SIDECAR_CPU_MILLIS = 250
@@ -139,6 +158,8 @@ class GkeSettings:
     """Run worker nodes on Spot VMs (cheaper, may be preempted)."""
     worker_pool_max_nodes: int
     """Autoscaling ceiling of the worker pool (set, or derived from workers)."""
+    regional: bool = False
+    """``location`` is a region: the control plane and every pool span three zones (three times the nodes)."""
     workers_per_node: int | None
     """How many workers fit on one worker node; None when the max is set by hand."""
 
@@ -169,6 +190,8 @@ class SweepSettings:
     """Seed of the per-task random streams (task i gets stream i, reproducibly)."""
     max_failed: int
     """Failed tasks after which the Job stops starting new ones (a broken script costs little)."""
+    deadline_hours: int = 24
+    """Hours the Job may run (activeDeadlineSeconds): then its pods stop and their nodes go."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -233,6 +256,8 @@ class Settings:
     workload: WorkloadSettings
     password: pulumi.Output[str] | None
     """RStudio password from ``kubepar:password`` (a secret), or None to generate one."""
+    warnings: tuple[str, ...] = ()
+    """Valid settings that cost or risk more than expected (``pulumi preview`` shows them)."""
 
 
 class ConfigError(Exception):
@@ -252,9 +277,14 @@ class _Reader:
     def __init__(self, raw: Mapping[str, str | None]) -> None:
         self.raw = raw
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def fail(self, key: str, message: str) -> None:
         self.problems.append(f"{PROJECT}:{key}: {message}")
+
+    def warn(self, key: str, message: str) -> None:
+        """Valid, but costs or risks more than the user may expect: shown at every preview."""
+        self.warnings.append(f"{PROJECT}:{key}: {message}")
 
     def failed(self, *keys: str) -> bool:
         """Whether any of these keys already has a problem (so checks built on it are moot)."""
@@ -338,19 +368,33 @@ class _Reader:
     def cidrs(self, key: str, purpose: str) -> tuple[str, ...]:
         good: list[str] = []
         for item in self.string_list(key):
+            ipv6 = ":" in item
+            own = _OWN_IPV6 if ipv6 else _OWN_IPV4
             if item != item.strip():
                 self.fail(key, f"{item!r} has surrounding whitespace or a newline; write the range alone")
                 continue
             try:
                 network = ipaddress.ip_network(item, strict=True)
             except ValueError as error:
-                self.fail(key, f"{item!r} is not a CIDR block ({error}); write it like 203.0.113.0/24")
+                example = (
+                    "2001:db8:1::/48, or one address with /128" if ipv6 else "198.51.100.0/24, or one address with /32"
+                )
+                self.fail(key, f"{item!r} is not a CIDR block ({error}); write it like {example}; {own}")
                 continue
-            if network.prefixlen == 0:
+            routed = cidr_lists.as_routed(network)
+            if routed.prefixlen == 0:
                 self.fail(
                     key,
-                    f"{item!r} would open {purpose} to the whole internet; "
-                    "list only your own addresses (find yours with `curl ifconfig.me`, then add /32)",
+                    f"{item!r} would open {purpose} to the whole internet; list only your own addresses ({own})",
+                )
+                continue
+            if cidr_lists.documentation(network):
+                # The shipped examples' addresses: nobody connects from them, so
+                # the stack would be built and then unreachable.
+                self.fail(
+                    key,
+                    f"{item!r} lies in a range reserved for documentation examples, which no real "
+                    f"connection comes from; put your own address there instead ({own})",
                 )
                 continue
             good.append(str(network))
@@ -360,16 +404,24 @@ class _Reader:
             self.fail(
                 key,
                 f"{', '.join(good)}: {problem}, would open {purpose} far beyond your own addresses; "
-                "list only your own (find yours with `curl ifconfig.me`, then add /32)",
+                f"list only your own ({_OWN_IPV4})",
             )
             return ()
         return tuple(good)
 
 
+_OWN_IPV4 = "find yours with `curl -4 ifconfig.me`, then add /32"
+_OWN_IPV6 = "find yours with `curl -6 ifconfig.me`, then add /128"
+
+
 def _parse_r_version(value: str) -> str:
     match = _R_VERSION.fullmatch(value)
     if not match:
-        raise ValueError("expected MAJOR.MINOR.PATCH such as 4.5.1")
+        raise ValueError("expected MAJOR.MINOR.PATCH such as 4.6.1")
+    if any(part != str(int(part)) for part in match.groups()):
+        # rocker tags are canonical: 4.05.1 parses but names no image.
+        canonical = ".".join(str(int(part)) for part in match.groups())
+        raise ValueError(f"no rocker image is tagged so; write it without leading zeros ({canonical})")
     if (int(match[1]), int(match[2])) < (4, 0):
         raise ValueError("kubepar needs R 4.0 or newer")
     return value
@@ -397,7 +449,7 @@ def cran_repository(r_version: str, snapshot: str) -> str:
 
 def _parse_snapshot(value: str) -> str:
     if not _SNAPSHOT_DATE.fullmatch(value):
-        raise ValueError("expected a date YYYY-MM-DD such as 2025-10-30")
+        raise ValueError("expected a date YYYY-MM-DD such as 2026-06-30")
     day = date.fromisoformat(value)
     if day < date(2020, 1, 1) or day > date.today():
         raise ValueError("the snapshot date must lie between 2020-01-01 and today")
@@ -427,6 +479,10 @@ def _check_stack_name(read: _Reader, stack: str) -> None:
 def _parse_dask_version(value: str) -> str:
     if not _DASK_VERSION.fullmatch(value):
         raise ValueError("expected YEAR.MONTH.PATCH such as 2026.7.1")
+    if any(part != str(int(part)) for part in value.split(".")):
+        # Dask's tags are canonical: 2026.07.1 parses but names no image.
+        canonical = ".".join(str(int(part)) for part in value.split("."))
+        raise ValueError(f"no Dask image is tagged so; write it without leading zeros ({canonical})")
     return value
 
 
@@ -502,6 +558,9 @@ def _sweep_script(read: _Reader, key: str, value: Any) -> tuple[str, str, str] |
 
 def _sweeps(read: _Reader, worker_cpu: str, worker_memory: str) -> list[SweepSettings]:
     """Every sweep in ``kubepar:sweeps``, validated; sorted by name."""
+    deadline_hours = read.integer(
+        "sweepDeadlineHours", 1, MAX_SWEEP_DEADLINE_HOURS, f"use 1..{MAX_SWEEP_DEADLINE_HOURS} hours"
+    )
     sweeps: dict[str, SweepSettings] = {}
     for index, entry in enumerate(read.object_list("sweeps")):
         label = f"sweeps[{index}]"
@@ -541,6 +600,13 @@ def _sweeps(read: _Reader, worker_cpu: str, worker_memory: str) -> list[SweepSet
             "retries count failures of the script itself; preemptions never use them",
         )
         seed = read.bounded(f"{label}.seed", entry.get("seed", 1), 0, 2**31 - 1, "use a whole number such as 42")
+        deadline = read.bounded(
+            f"{label}.deadlineHours",
+            entry.get("deadlineHours", deadline_hours),
+            1,
+            MAX_SWEEP_DEADLINE_HOURS,
+            "after it Kubernetes stops the sweep's pods and frees their nodes",
+        )
         cpu = _sweep_quantity(read, f"{label}.cpu", entry.get("cpu", worker_cpu), _parse_cpu, "such as 1 or 500m")
         memory = _sweep_quantity(
             read, f"{label}.memory", entry.get("memory", worker_memory), _parse_memory, "such as 2Gi"
@@ -560,7 +626,7 @@ def _sweeps(read: _Reader, worker_cpu: str, worker_memory: str) -> list[SweepSet
         if name in sweeps:
             read.fail(label, f"the name {name!r} is used twice; each sweep needs its own")
             continue
-        if None in (name, script, tasks, parallelism, retries, seed, cpu, memory, max_failed):
+        if None in (name, script, tasks, parallelism, retries, seed, cpu, memory, max_failed, deadline):
             continue
         assert name is not None and script is not None and cpu is not None and memory is not None
         sweeps[name] = SweepSettings(
@@ -575,6 +641,7 @@ def _sweeps(read: _Reader, worker_cpu: str, worker_memory: str) -> list[SweepSet
             retries=int(retries or 0),
             seed=int(seed or 0),
             max_failed=int(max_failed or 0),
+            deadline_hours=int(deadline or 0),
         )
     return [sweeps[name] for name in sorted(sweeps)]
 
@@ -658,7 +725,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
         )
     else:
         workers = read.integer("workers", 0, MAX_DASK_WORKERS, f"use 0..{MAX_DASK_WORKERS}")
-    r_version = read.parsed("rVersion", _parse_r_version, "use a rocker image tag such as 4.5.1", "4.5.1")
+    r_version = read.parsed("rVersion", _parse_r_version, "use a rocker image tag such as 4.6.1", "4.6.1")
     cpu_fix = "use a Kubernetes CPU quantity such as 1 or 500m"
     memory_fix = "use a Kubernetes memory quantity such as 2Gi or 512Mi"
     worker_cpu = read.parsed("workerCpu", _parse_cpu, cpu_fix, "1")
@@ -670,7 +737,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
     if worker_port == 8787:
         read.fail("workerPort", "8787 is RStudio's port; use another, such as 11562")
     setup_timeout = read.integer("workerSetupTimeout", 1, 60, "a few seconds keeps idle workers quick to join")
-    cran_snapshot = read.parsed("cranSnapshot", _parse_snapshot, "use the date of a package snapshot", "2025-10-30")
+    cran_snapshot = read.parsed("cranSnapshot", _parse_snapshot, "use the date of a package snapshot", "2026-06-30")
     _check_stack_name(read, stack)
 
     dask_version = read.parsed("daskVersion", _parse_dask_version, "use a Dask release such as 2026.7.1", "2026.7.1")
@@ -693,7 +760,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
         gke = _parse_gke(read, gcp_project, workers, worker_cpu, worker_memory, sweeps)
         _check_scheduler_fits(read, gke, scheduler_cpu, scheduler_memory)
         _check_not_cluster_ranges(read, allowed, gke)
-    elif raw.get("masterAuthorizedNetworks"):
+    elif read.string_list("masterAuthorizedNetworks"):
         read.fail("masterAuthorizedNetworks", "only applies to platform gke; remove it")
 
     deletion_protection = read.boolean("deletionProtection")
@@ -732,6 +799,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
         gke=gke,
         workload=workload,
         password=None,
+        warnings=tuple(read.warnings),
     )
 
 
@@ -755,15 +823,19 @@ def _parse_gke(
         read.fail("location", "not set; platform gke needs a zone such as europe-west1-b")
     elif not _GCP_LOCATION.fullmatch(location):
         read.fail("location", f"{location!r} is not a GCP zone or region such as europe-west1-b")
-    region = location.rsplit("-", 1)[0] if re.search(r"-[a-z]\Z", location) else location
-
-    networks = read.cidrs("masterAuthorizedNetworks", "the Kubernetes API")
-    if not networks and not read.failed("masterAuthorizedNetworks"):
-        read.fail(
-            "masterAuthorizedNetworks",
-            "empty; without it nobody (not even `pulumi up`) can reach the cluster API. "
-            "Add your address, e.g. [203.0.113.7/32]",
+    regional = re.search(r"-[a-z]\Z", location) is None
+    region = location if regional else location.rsplit("-", 1)[0]
+    if regional and location and not read.failed("location"):
+        read.warn(
+            "location",
+            f"{location!r} is a region: GKE runs the control plane and every node pool in three of its zones, "
+            "so each pool has three times the nodes (and the bill) of a zonal cluster; "
+            f"name a zone such as {location}-b unless you need a zone's outage not to stop the cluster",
         )
+
+    # Optional: kubectl, `pulumi up` and CI reach the API through the DNS
+    # endpoint (authorised by IAM); these ranges open the IP endpoint too.
+    networks = read.cidrs("masterAuthorizedNetworks", "the Kubernetes API")
 
     cidr_fix = "use a private CIDR such as 10.10.0.0/20"
     node_cidr = read.parsed("nodeCidr", _parse_cidr, cidr_fix, "10.10.0.0/20")
@@ -809,6 +881,7 @@ def _parse_gke(
         spot=read.boolean("spot"),
         worker_pool_max_nodes=max_nodes,
         workers_per_node=per_node,
+        regional=regional,
     )
 
 
@@ -823,12 +896,13 @@ def _worker_pool_size(
     worker_memory: str,
     sweeps: list[SweepSettings],
 ) -> tuple[int, int | None]:
-    """(worker pool ceiling, workers per node): set by hand, or derived so workers and every sweep fit at once."""
+    """(worker pool ceiling, workers per node): derived, or set by hand, so workers and every sweep fit at once."""
     shape = quantities.machine_shape(machine)
-    explicit = read.raw.get("workerPoolMaxNodes") not in (None, "")
-    max_nodes = read.integer("workerPoolMaxNodes", 1, 1000, "use 1..1000, or unset it to derive it") if explicit else 1
-    if shape is None or read.failed("workerCpu", "workerMemory", "workerMachineType"):
-        return max_nodes, None
+    # 0, the default, means derived (the CLI refuses a declared key without a default).
+    max_nodes = read.integer("workerPoolMaxNodes", 0, 1000, "use 1..1000, or 0 to derive it")
+    explicit = max_nodes > 0
+    if shape is None or read.failed("workerCpu", "workerMemory", "workerMachineType", "workerPoolMaxNodes"):
+        return max(1, max_nodes), None
     per_node = quantities.workers_per_node(
         shape, quantities.cpu_millis(worker_cpu), quantities.memory_bytes(worker_memory)
     )
@@ -838,8 +912,10 @@ def _worker_pool_size(
             f"a worker ({worker_cpu} CPU, {worker_memory}) does not fit on {machine} "
             "after GKE's reservations; choose a larger machine or smaller workerCpu/workerMemory",
         )
-        return max_nodes, None
-    needed = math.ceil(workers / per_node)
+        return max(1, max_nodes), None
+    worker_nodes = math.ceil(workers / per_node)
+    needs = [f"{workers} workers need {worker_nodes} ({per_node} per node)"] if workers else []
+    needed = worker_nodes
     for sweep in sweeps:
         # Each task pod also carries the Cloud Storage FUSE sidecar.
         fit = quantities.workers_per_node(
@@ -855,14 +931,17 @@ def _worker_pool_size(
             )
             continue
         nodes = math.ceil(sweep.parallelism / fit)
-        if explicit and nodes > max_nodes:
-            read.fail(
-                f"sweeps[{sweep.name}].parallelism",
-                f"{sweep.parallelism} pods of {sweep.cpu} CPU and {sweep.memory} need {nodes} {machine} nodes "
-                f"({fit} per node), over workerPoolMaxNodes {max_nodes}; lower parallelism or raise workerPoolMaxNodes",
-            )
+        needs.append(f"sweep {sweep.name} needs {nodes} ({sweep.parallelism} pods, {fit} per node)")
         needed += nodes
     if explicit:
+        if needed > max_nodes:
+            # Pods past the ceiling would stay Pending for ever: refuse now, with the numbers.
+            read.fail(
+                "workerPoolMaxNodes",
+                f"{max_nodes} {machine} nodes cannot hold everything that runs at once: {'; '.join(needs)}; "
+                f"{needed} in all. Raise workerPoolMaxNodes to {needed} (or set 0 to derive it), "
+                "or lower workers or a sweep's parallelism",
+            )
         return max_nodes, None
     if needed > MAX_DERIVED_POOL_NODES:
         read.fail(
@@ -889,7 +968,7 @@ def _check_not_cluster_ranges(read: _Reader, allowed: tuple[str, ...], gke: GkeS
 
 def unknown_keys(keys: list[str]) -> list[str]:
     """A problem per ``kubepar:`` key that kubepar does not read (a typo does nothing otherwise)."""
-    known = {*DEFAULTS, *LIST_KEYS, "workerPoolMaxNodes", "password"}
+    known = set(DEFAULTS)
     problems = []
     for full in sorted(keys):
         project, _, key = full.partition(":")
@@ -906,11 +985,15 @@ def _check_scheduler_fits(read: _Reader, gke: GkeSettings, cpu: str, memory: str
     shape = quantities.machine_shape(gke.system_machine_type)
     if shape is None or read.failed("schedulerCpu", "schedulerMemory"):
         return
-    if quantities.workers_per_node(shape, quantities.cpu_millis(cpu), quantities.memory_bytes(memory)) == 0:
+    # On GKE the session mounts the results bucket: the FUSE sidecar sits beside it.
+    cpu_needed = quantities.cpu_millis(cpu) + GCSFUSE_SIDECAR_CPU_MILLIS
+    memory_needed = quantities.memory_bytes(memory) + GCSFUSE_SIDECAR_MEMORY_BYTES
+    if quantities.workers_per_node(shape, cpu_needed, memory_needed) == 0:
         cpu_left, memory_left = quantities.allocatable(shape)
         read.fail(
-            "schedulerMemory" if quantities.memory_bytes(memory) > memory_left else "schedulerCpu",
-            f"the scheduler ({cpu} CPU, {memory}) does not fit on a {gke.system_machine_type} system node, "
+            "schedulerMemory" if memory_needed > memory_left else "schedulerCpu",
+            f"the scheduler ({cpu} CPU, {memory}, and the storage sidecar's {GCSFUSE_SIDECAR_CPU_MILLIS}m, "
+            f"{GCSFUSE_SIDECAR_MEMORY_BYTES // 1024**2}Mi) does not fit on a {gke.system_machine_type} system node, "
             f"which has {cpu_left}m CPU and {memory_left // 1024**2}Mi left after GKE's reservations; "
             "its pod would stay Pending. Lower schedulerCpu/schedulerMemory or choose a larger systemMachineType",
         )
@@ -919,13 +1002,12 @@ def _check_scheduler_fits(read: _Reader, gke: GkeSettings, cpu: str, memory: str
 def load() -> Settings:
     """Read this stack's config; raise one RunError listing every problem."""
     config = pulumi.Config(PROJECT)
-    raw: dict[str, str | None] = {key: config.get(key) for key in DEFAULTS}
-    for key in (*LIST_KEYS, "workerPoolMaxNodes"):
-        raw[key] = config.get(key)
+    # The password is read apart: as a secret, and only once it is checked.
+    raw: dict[str, str | None] = {key: config.get(key) for key in DEFAULTS if key != "password"}
     gcp_project = pulumi.Config("gcp").get("project")
     password_key = f"{PROJECT}:password"
     # Read without get_secret first, to check it before anything is created.
-    password_raw: Any = pulumi.runtime.get_config(password_key)
+    password_raw: Any = pulumi.runtime.get_config(password_key) or None
     problems: list[str] = []
     try:
         settings = parse(raw, stack=pulumi.get_stack(), gcp_project=gcp_project)
@@ -941,9 +1023,17 @@ def load() -> Settings:
             )
         elif len(str(password_raw)) < 12:
             problems.append(f"{password_key}: shorter than 12 characters; choose a longer one")
+        elif any(not character.isprintable() for character in str(password_raw)):
+            # rocker's init hands it to chpasswd as one line; a control character cuts or mangles it.
+            problems.append(
+                f"{password_key}: holds a newline or another control character, which the login would "
+                "not take as typed; choose one of printable characters only"
+            )
     if problems or settings is None:
         raise pulumi.RunError("invalid stack configuration, nothing was created:\n  " + "\n  ".join(problems))
     password = config.get_secret("password") if password_raw is not None else None
+    for warning in settings.warnings:
+        pulumi.log.warn(warning)
     return Settings(
         stack=settings.stack,
         platform=settings.platform,
@@ -951,4 +1041,5 @@ def load() -> Settings:
         gke=settings.gke,
         workload=settings.workload,
         password=password,
+        warnings=settings.warnings,
     )

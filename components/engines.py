@@ -42,7 +42,7 @@ QUEUE_NAME = "kubepar"
 # OSI definition), maintained under the Linux Foundation, protocol- and
 # config-compatible with the Redis 7.2 doRedis was built on; the project's
 # own image. The queue holds tasks and results, not data: small and fixed.
-QUEUE_IMAGE = "valkey/valkey:8.1.11"
+QUEUE_IMAGE = "valkey/valkey:8.1.8"
 QUEUE_CPU = "500m"
 QUEUE_DATA_DIR = "/data"
 QUEUE_MEMORY = "1Gi"
@@ -206,6 +206,15 @@ def endpoint_host(settings: WorkloadSettings) -> str:
     return f"{ENDPOINT_SERVICE}.{settings.namespace}.svc.cluster.local"
 
 
+RSTUDIO_HOME = "/home/rstudio"
+
+
+def user_library(r_version: str) -> str:
+    """The RStudio user's own library: on the home volume, one per R minor version (packages
+    built for one minor version may not load in the next)."""
+    return f"{RSTUDIO_HOME}/R/kubepar-library/{'.'.join(r_version.split('.')[:2])}"
+
+
 def whole_cpus(cpu: str) -> str:
     """Whole CPUs of a limit, at least 1."""
     return str(max(1, quantities.cpu_millis(cpu) // 1000))
@@ -230,6 +239,11 @@ def r_engine(settings: WorkloadSettings) -> Engine:
             ("KUBEPAR_NAMESPACE", settings.namespace),
             # install.packages() in RStudio uses the same snapshot as the pods.
             ("KUBEPAR_CRAN", settings.cran_repository),
+            # kubepar.R puts kubepar's library first and the user's own (on the
+            # home volume, per R minor version) second, and installs there.
+            ("KUBEPAR_LIBRARY_DIR", PACKAGES_DIR),
+            ("KUBEPAR_USER_LIBRARY", user_library(settings.r_version)),
+            ("R_LIBS_USER", user_library(settings.r_version)),
         ),
         cpu=settings.scheduler_cpu,
         memory=settings.scheduler_memory,
@@ -238,7 +252,7 @@ def r_engine(settings: WorkloadSettings) -> Engine:
         probe=Probe(port=RSTUDIO_PORT),
         root_init=True,
         fs_group=1000,
-        home="/home/rstudio",
+        home=RSTUDIO_HOME,
         password_env="PASSWORD",
         exposed_port=RSTUDIO_PORT,
         endpoint_port=settings.worker_port,

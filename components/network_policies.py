@@ -6,9 +6,12 @@ and one egress policy (in-cluster destinations by component and port, and
 the internet on the ports the role needs). The namespace's default-deny and
 DNS allowance live in namespace.py.
 
-Invariant: no pod reaches the node metadata server (169.254.0.0/16), the
-cluster's private ranges or the API server's public address unless a role
-names it; nothing in here opens any port to every pod of the cluster.
+Invariant: no pod reaches link-local addresses (169.254.0.0/16), the
+cluster's private ranges or the API server's public address, with one
+exception: a pod that mounts the results bucket reaches the GKE metadata
+server on exactly the address and port Workload Identity serves its token
+on, because the injected Cloud Storage FUSE sidecar authenticates there.
+Nothing in here opens any port to every pod of the cluster.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from components.labels import object_meta, selector
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
 HTTPS_PORT = 443
 HTTP_PORT = 80
+# The GKE metadata server as a pod sees it under Dataplane V2 (the stack's
+# datapath): the FUSE sidecar of an ordinary pod gets its token only here
+# (gcs-fuse-csi-driver pkg/sidecar_mounter). The legacy datapath's
+# 169.254.169.252:988 is never opened: kubepar clusters do not run it.
+METADATA_SERVER = ("169.254.169.254/32", 80)
 
 
 def internet_rule(role: PodRole, api_server_cidrs: pulumi.Input[list[str]] | None) -> dict[str, Any] | None:
@@ -86,11 +94,24 @@ def ingress_doors(role: PodRole, stack: str, allowed_source_ranges: tuple[str, .
     return doors
 
 
-def egress_rules(role: PodRole, stack: str, api_server_cidrs: pulumi.Input[list[str]] | None) -> list[dict[str, Any]]:
+def metadata_server_rule() -> dict[str, Any]:
+    cidr, port = METADATA_SERVER
+    return {"to": [{"ip_block": {"cidr": cidr}}], "ports": [{"protocol": "TCP", "port": port}]}
+
+
+def egress_rules(
+    role: PodRole,
+    stack: str,
+    api_server_cidrs: pulumi.Input[list[str]] | None,
+    metadata_server: bool = False,
+) -> list[dict[str, Any]]:
+    """``metadata_server``: the pod mounts the results bucket on GKE (its FUSE sidecar needs a token)."""
     rules = _to_components(stack, role.egress_to)
     internet = internet_rule(role, api_server_cidrs)
     if internet is not None:
         rules.append(internet)
+    if metadata_server:
+        rules.append(metadata_server_rule())
     return rules
 
 
@@ -104,6 +125,7 @@ def create(
     allowed_source_ranges: tuple[str, ...],
     api_server_cidrs: pulumi.Input[list[str]] | None,
     opts: pulumi.ResourceOptions,
+    metadata_server: bool = False,
 ) -> None:
     """Declare the role's policies: ``<name>-<door>`` for ingress, ``<name>-egress``."""
     own = {"match_labels": selector(stack, role.component)}
@@ -122,4 +144,5 @@ def create(
     if not doors:
         # Selects the role and allows nothing in: these pods only dial out.
         policy("no-ingress", {"policy_types": ["Ingress"]})
-    policy("egress", {"policy_types": ["Egress"], "egress": egress_rules(role, stack, api_server_cidrs)})
+    egress = egress_rules(role, stack, api_server_cidrs, metadata_server)
+    policy("egress", {"policy_types": ["Egress"], "egress": egress})

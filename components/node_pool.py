@@ -16,6 +16,9 @@ import pulumi_gcp as gcp
 
 from components.labels import POOL_LABEL
 
+# Boot disk per node: the images and the per-pod package volumes live here.
+NODE_DISK_GB = 50
+
 
 @dataclass(frozen=True, kw_only=True)
 class Taint:
@@ -47,7 +50,7 @@ class NodePoolArgs:
     """Spot VMs: much cheaper, may be preempted at any time."""
     taints: tuple[Taint, ...] = field(default_factory=tuple)
     """Taints that keep other pods off this pool."""
-    disk_size_gb: int = 50
+    disk_size_gb: int = NODE_DISK_GB
     """Boot disk size; images and the per-pod package volumes live here."""
     stack: str = ""
     """Stack name, for resource labels."""

@@ -76,10 +76,15 @@ def container_security(role: PodRole) -> dict[str, Any]:
     return restricted_security(role.run_as_user, group, role.read_only_root)
 
 
-def _system_library_env() -> dict[str, Any]:
+def _system_library_env() -> list[dict[str, Any]]:
     # Where dpkg-deb unpacked the system libraries (amd64 and arm64 layouts).
-    paths = [f"{SYSTEM_DIR}/usr/lib/{arch}-linux-gnu" for arch in ("x86_64", "aarch64")]
-    return {"name": "LD_LIBRARY_PATH", "value": ":".join(paths)}
+    paths = ":".join(f"{SYSTEM_DIR}/usr/lib/{arch}-linux-gnu" for arch in ("x86_64", "aarch64"))
+    return [
+        {"name": "LD_LIBRARY_PATH", "value": paths},
+        # kubepar.R loads them from here in every R process: rserver does not
+        # hand LD_LIBRARY_PATH on to the RStudio sessions it starts.
+        {"name": "KUBEPAR_SYSTEM_LIBRARY_PATH", "value": paths},
+    ]
 
 
 def _init_container(
@@ -97,7 +102,16 @@ def _init_container(
         "image": engine.installer.image,
         "image_pull_policy": "Always",
         "command": command,
-        "env": [*env, {"name": "HOME", "value": TMP_DIR}],
+        "env": [
+            *env,
+            {"name": "HOME", "value": TMP_DIR},
+            # The pod's CPU limit, rounded up: what parallel builds may use
+            # (parallel::detectCores() would count the node's CPUs).
+            {
+                "name": "KUBEPAR_INSTALL_CPUS",
+                "value_from": {"resource_field_ref": {"container_name": name, "resource": "limits.cpu"}},
+            },
+        ],
         "resources": resources(role.cpu, role.memory),
         # Non-root even beside a root-init main container: installing needs no root.
         "security_context": restricted_security(
@@ -139,7 +153,7 @@ def _installer_container(engine: Engine, role: PodRole) -> dict[str, Any]:
             *({"name": name, "value": value} for name, value in installer.env),
             *thread_env("1"),
             # The installer loads each package it installed: linked libraries must resolve.
-            *([_system_library_env()] if system else []),
+            *(_system_library_env() if system else []),
         ],
         [
             {"name": PACKAGES_VOLUME, "mount_path": PACKAGES_DIR},
@@ -222,7 +236,7 @@ def pod_spec(
     if installer is not None:
         env.append({"name": installer.path_env[0], "value": installer.path_env[1]})
         if installer.system_libraries:
-            env.append(_system_library_env())
+            env += _system_library_env()
 
     mounts: list[dict[str, Any]] = [{"name": SCRIPTS_VOLUME, "mount_path": SCRIPTS_DIR, "read_only": True}]
     volumes: list[dict[str, Any]] = [

@@ -12,21 +12,21 @@ import pulumi_kubernetes as k8s
 import yaml
 
 
-def gke_kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
-    """kubeconfig text for a GKE cluster that authenticates through gcloud."""
+def gke_kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str | None = None) -> str:
+    """kubeconfig text for a GKE cluster that authenticates through gcloud.
+
+    ``endpoint`` is the DNS-based endpoint (``gke-….<region>.gke.goog``),
+    which presents a publicly trusted certificate, so ``ca_certificate`` is
+    only for the IP endpoint, whose certificate the cluster's own CA signs.
+    """
     context = f"kubepar-{cluster_name}"
+    cluster: dict[str, str] = {"server": f"https://{endpoint}"}
+    if ca_certificate:
+        cluster["certificate-authority-data"] = ca_certificate
     document = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [
-            {
-                "name": context,
-                "cluster": {
-                    "server": f"https://{endpoint}",
-                    "certificate-authority-data": ca_certificate,
-                },
-            }
-        ],
+        "clusters": [{"name": context, "cluster": cluster}],
         "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
         "current-context": context,
         "users": [

@@ -31,6 +31,9 @@ WRITER_ROLE = "roles/storage.objectUser"
 READER_ROLE = "roles/storage.objectViewer"
 # Size of the results claim on an existing cluster (platform existing).
 RESULTS_CLAIM_SIZE = "10Gi"
+# Node disk the FUSE sidecar reserves and may use to stage a file until it is closed.
+GCSFUSE_SIDECAR_EPHEMERAL_REQUEST = "1Gi"
+GCSFUSE_SIDECAR_EPHEMERAL_LIMIT = "5Gi"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,7 +91,11 @@ class ResultsBucket(pulumi.ComponentResource):
             labels={"app": "kubepar", "stack": args.stack},
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.apis), protect=args.protect),
         )
-        number = gcp.organizations.get_project_output(project_id=args.project).number
+        # At preview too this reads the project through the Resource Manager
+        # API, which a new project has only once the stack enabled it.
+        number = gcp.organizations.get_project_output(
+            project_id=args.project, opts=pulumi.InvokeOutputOptions(depends_on=list(args.apis))
+        ).number
         for role, members in ((WRITER_ROLE, args.writers), (READER_ROLE, args.readers)):
             for member_name, who in members.items():
                 gcp.storage.BucketIAMMember(
@@ -157,5 +164,20 @@ class ResultsStore:
         return {"name": RESULTS_VOLUME, "persistent_volume_claim": {"claim_name": self.claim, "read_only": read_only}}
 
     def pod_annotations(self) -> dict[str, str]:
-        # GKE injects the Cloud Storage FUSE sidecar only into pods that ask for it.
-        return {"gke-gcsfuse/volumes": "true"} if self.bucket is not None else {}
+        if self.bucket is None:
+            return {}
+        return {
+            # GKE injects the Cloud Storage FUSE sidecar only into pods that ask for it.
+            "gke-gcsfuse/volumes": "true",
+            # The sidecar asks for 5Gi of node disk by default, which would cap
+            # a 50 GB boot disk at a handful of pods whatever their CPU; it
+            # stages writes there until a file is closed, so results of up to
+            # the limit still fit (config counts its CPU and memory).
+            "gke-gcsfuse/ephemeral-storage-request": GCSFUSE_SIDECAR_EPHEMERAL_REQUEST,
+            "gke-gcsfuse/ephemeral-storage-limit": GCSFUSE_SIDECAR_EPHEMERAL_LIMIT,
+        }
+
+    @property
+    def mounts_bucket(self) -> bool:
+        """Pods of this store mount a bucket through the FUSE sidecar, which needs the metadata server."""
+        return self.bucket is not None

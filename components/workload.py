@@ -202,6 +202,7 @@ class Workload(pulumi.ComponentResource):
             allowed_source_ranges=settings.allowed_source_ranges,
             api_server_cidrs=args.api_server_cidrs,
             opts=child,
+            metadata_server=results is not None and results.mounts_bucket,
         )
 
         self.deployment = deployment.metadata.name

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import yaml
 
 from components.providers import gke_kubeconfig
-from tests.conftest import only, program
+from tests.conftest import OWN_RANGE, only, program
+
+import render  # isort: skip
 
 
 def cluster(stack: str = "dev", **overrides: object) -> dict:
@@ -18,12 +22,48 @@ def test_default_node_pool_is_removed() -> None:
     assert inputs["initialNodeCount"] == 1
 
 
-def test_nodes_are_private_and_the_endpoint_is_restricted() -> None:
-    inputs = cluster()
+def test_nodes_are_private_and_the_ip_endpoint_admits_only_the_authorized_networks() -> None:
+    inputs = cluster(masterAuthorizedNetworks=json.dumps([OWN_RANGE]))
     assert inputs["privateClusterConfig"]["enablePrivateNodes"] is True
-    assert inputs["masterAuthorizedNetworksConfig"]["cidrBlocks"] == [
-        {"cidrBlock": "203.0.113.0/24", "displayName": "kubepar-0"}
-    ]
+    assert inputs["masterAuthorizedNetworksConfig"] == {
+        "gcpPublicCidrsAccessEnabled": False,
+        "cidrBlocks": [{"cidrBlock": OWN_RANGE, "displayName": "kubepar-0"}],
+    }
+    # The shipped stacks list none: the IP endpoint admits nobody from outside Google's network.
+    assert cluster()["masterAuthorizedNetworksConfig"] == {"gcpPublicCidrsAccessEnabled": False, "cidrBlocks": []}
+
+
+def test_people_and_ci_reach_the_api_through_the_iam_authorised_dns_endpoint() -> None:
+    assert cluster()["controlPlaneEndpointsConfig"] == {
+        "dnsEndpointConfig": {"allowExternalTraffic": True},
+        "ipEndpointsConfig": {"enabled": True},
+    }
+    capture = program("dev")
+    provider = only([p for p in capture.providers if p.type == "pulumi:providers:kubernetes"])
+    server = yaml.safe_load(provider.inputs["kubeconfig"])["clusters"][0]["cluster"]
+    # The DNS endpoint's certificate is publicly trusted: no cluster CA in the kubeconfig.
+    assert server == {"server": f"https://{render.MOCK_DNS_ENDPOINT}"}
+    cluster_name = only(capture.of_type("gcp:container/cluster:Cluster")).state["name"]
+    assert capture.outputs["kubectlSetup"] == (
+        f"gcloud container clusters get-credentials {cluster_name} "
+        "--location europe-west1-b --project kubepar-dev --dns-endpoint"
+    )
+
+
+def test_a_refresh_after_the_default_pool_is_gone_cannot_replace_the_cluster() -> None:
+    record = only(program("dev").of_type("gcp:container/cluster:Cluster"))
+    # node_config is replace-on-change and reports the first remaining pool after
+    # the default pool's removal: the cluster must not diff it (nor the count).
+    assert {"nodeConfig", "initialNodeCount"} <= set(record.ignore_changes)
+    # What is ignored describes the default pool only; the pools declare their own.
+    assert set(record.inputs["nodeConfig"]) == {
+        "serviceAccount",
+        "oauthScopes",
+        "shieldedInstanceConfig",
+        "workloadMetadataConfig",
+    }
+    # Nothing else the program sets is ignored: every other input still diffs.
+    assert set(record.ignore_changes) == {"nodeConfig", "initialNodeCount"}
 
 
 def test_workload_identity_uses_the_project_pool() -> None:
@@ -78,7 +118,6 @@ def test_kubernetes_provider_comes_from_the_cluster_with_a_stable_identity() -> 
     assert provider.inputs["clusterIdentifier"] == f"{cluster.name}-id"
     kubeconfig = yaml.safe_load(provider.inputs["kubeconfig"])
     assert kubeconfig["users"][0]["user"]["exec"]["command"] == "gke-gcloud-auth-plugin"
-    assert kubeconfig["clusters"][0]["cluster"]["server"] == "https://192.0.2.10"
 
 
 def test_existing_platform_uses_the_kubectl_context() -> None:

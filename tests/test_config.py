@@ -12,14 +12,14 @@ import pytest
 import yaml
 
 from components import config
-from tests.conftest import ROOT
+from tests.conftest import OWN_ADDRESS, OWN_RANGE, ROOT
 
 import render  # isort: skip
 
 GKE_OK = {
     "platform": "gke",
     "location": "europe-west1-b",
-    "masterAuthorizedNetworks": '["203.0.113.0/24"]',
+    "masterAuthorizedNetworks": f'["{OWN_RANGE}"]',
 }
 
 
@@ -66,7 +66,6 @@ def test_defaults_come_from_pulumi_yaml() -> None:
         ),
         ("allowedSourceRanges", '["0.0.0.0/0"]', "would open RStudio to the whole internet"),
         ("allowedSourceRanges", '["::/0"]', "would open RStudio to the whole internet"),
-        ("masterAuthorizedNetworks", "[]", "kubepar:masterAuthorizedNetworks: empty"),
         ("masterAuthorizedNetworks", '["0.0.0.0/0"]', "would open the Kubernetes API to the whole internet"),
         ("location", "", "kubepar:location: not set"),
         ("location", "Europe West", "kubepar:location: 'Europe West' is not a GCP zone"),
@@ -90,7 +89,9 @@ def test_defaults_come_from_pulumi_yaml() -> None:
         ("podCidr", "10.10.0.0/16", "kubepar:podCidr: 10.10.0.0/16 overlaps nodeCidr"),
         ("nodeCidr", "8.8.8.0/24", "cluster ranges must be private"),
         ("workerCpu", "16", "does not fit on e2-standard-4"),
-        ("workerPoolMaxNodes", "0", "kubepar:workerPoolMaxNodes: 0 is outside 1..1000"),
+        ("workerPoolMaxNodes", "-1", "kubepar:workerPoolMaxNodes: -1 is outside 0..1000"),
+        ("workerPoolMaxNodes", "1001", "kubepar:workerPoolMaxNodes: 1001 is outside 0..1000"),
+        ("sweepDeadlineHours", "0", "kubepar:sweepDeadlineHours: 0 is outside 1..720"),
         ("engine", "spark", "kubepar:engine: 'spark' is not one of r, dask"),
         ("daskVersion", "latest", "kubepar:daskVersion: 'latest' is not valid (expected YEAR.MONTH.PATCH"),
         ("cranSnapshot", "latest", "kubepar:cranSnapshot: 'latest' is not valid (expected a date YYYY-MM-DD"),
@@ -104,9 +105,10 @@ def test_defaults_come_from_pulumi_yaml() -> None:
         (
             "schedulerMemory",
             "64Gi",
-            "kubepar:schedulerMemory: the scheduler (2 CPU, 64Gi) does not fit on a e2-standard-4",
+            "kubepar:schedulerMemory: the scheduler (2 CPU, 64Gi, and the storage sidecar's 250m, 256Mi) "
+            "does not fit on a e2-standard-4",
         ),
-        ("schedulerCpu", "8", "kubepar:schedulerCpu: the scheduler (8 CPU, 6Gi) does not fit on a e2-standard-4"),
+        ("schedulerCpu", "8", "kubepar:schedulerCpu: the scheduler (8 CPU, 6Gi, and the storage sidecar's"),
     ],
 )
 def test_bad_value_is_reported_with_its_key(key: str, value: str, expected: str) -> None:
@@ -164,6 +166,35 @@ def test_plain_text_password_is_refused() -> None:
 def test_short_secret_password_is_refused() -> None:
     with pytest.raises(pulumi.RunError, match="kubepar:password: shorter than 12"):
         render.run_program("local", {"kubepar:password": {"secret": "short"}})
+
+
+@pytest.mark.parametrize("password", ["correct horse\nbattery", "tab\tseparated-pass", "bell\x07-password-x"])
+def test_a_password_the_login_would_mangle_is_refused(password: str) -> None:
+    with pytest.raises(pulumi.RunError, match="kubepar:password: holds a newline or another control character"):
+        render.run_program("local", {"kubepar:password": {"secret": password}})
+
+
+def test_an_empty_password_means_generate_one() -> None:
+    capture = render.run_program("local", {"kubepar:password": ""})
+    assert len(capture.of_type("random:index/randomPassword:RandomPassword")) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "canonical"),
+    [("rVersion", "4.06.1", "4.6.1"), ("rVersion", "04.6.1", "4.6.1"), ("daskVersion", "2026.07.1", "2026.7.1")],
+)
+def test_versions_with_leading_zeros_name_no_image(key: str, value: str, canonical: str) -> None:
+    found = problems(**{key: value})
+    assert any(p.startswith(f"kubepar:{key}:") and f"without leading zeros ({canonical})" in p for p in found), found
+
+
+def test_a_region_as_location_warns_that_every_pool_triples() -> None:
+    settings = parse(location="europe-west1")
+    assert settings.gke is not None and settings.gke.regional
+    (warning,) = settings.warnings
+    assert warning.startswith("kubepar:location: 'europe-west1' is a region")
+    assert "three times the nodes" in warning
+    assert parse().warnings == ()
 
 
 def test_render_cli_reports_bad_config_without_a_traceback(tmp_path: Any) -> None:
@@ -257,7 +288,7 @@ def test_r_core_packages_in_the_users_list_are_not_doubled() -> None:
 
 
 def test_cran_repository_is_the_dated_snapshot_for_the_images_ubuntu() -> None:
-    assert parse().workload.cran_repository == "https://p3m.dev/cran/__linux__/noble/2025-10-30"
+    assert parse().workload.cran_repository == "https://p3m.dev/cran/__linux__/noble/2026-06-30"
     assert (
         parse(rVersion="4.4.1", cranSnapshot="2024-10-30").workload.cran_repository
         == "https://p3m.dev/cran/__linux__/jammy/2024-10-30"
@@ -287,8 +318,8 @@ def test_cran_repository_is_the_dated_snapshot_for_the_images_ubuntu() -> None:
         ("daskVersion", "2026.7.1 ", "kubepar:daskVersion: '2026.7.1 ' has surrounding whitespace"),
         ("packages", '["ranger\\n"]', "kubepar:packages: 'ranger\\n' is not a CRAN package name"),
         ("location", "europe-west1-b\n", "kubepar:location: 'europe-west1-b\\n' has surrounding whitespace"),
-        ("allowedSourceRanges", '["203.0.113.0/24\\n"]', "'203.0.113.0/24\\n' has surrounding whitespace"),
-        ("allowedSourceRanges", '[" 203.0.113.0/24"]', "' 203.0.113.0/24' has surrounding whitespace"),
+        ("allowedSourceRanges", '["81.2.69.0/24\\n"]', "'81.2.69.0/24\\n' has surrounding whitespace"),
+        ("allowedSourceRanges", '[" 81.2.69.0/24"]', "' 81.2.69.0/24' has surrounding whitespace"),
     ],
 )
 def test_values_that_parse_oddly_are_refused_with_their_key(key: str, value: str, expected: str) -> None:
@@ -307,7 +338,10 @@ def test_values_that_parse_oddly_are_refused_with_their_key(key: str, value: str
         (["::/1", "8000::/1"], "::/0 (the whole internet)"),
         (["10.128.0.0/9", "0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2"], "0.0.0.0/0 (the whole internet)"),
         (["198.18.0.0/15"], "198.18.0.0/15, wider than /16"),
-        (["2001:db8::/32"], "2001:db8::/32, wider than /48"),
+        (["2a02:1388::/32"], "2a02:1388::/32, wider than /48"),
+        # IPv4-mapped IPv6 is IPv4 to Kubernetes and Go.
+        (["::ffff:0:0/97", "::ffff:128.0.0.0/97"], "0.0.0.0/0 (the whole internet)"),
+        (["::ffff:10.0.0.0/104"], "10.0.0.0/8, wider than /16"),
         ([f"{n}.0.0.0/16" for n in range(100, 117)], "1114112 IPv4 addresses, more than 16 /16 blocks"),
     ],
 )
@@ -319,10 +353,38 @@ def test_ranges_that_together_open_too_much_are_refused(key: str, ranges: list[s
 
 
 @pytest.mark.parametrize(
-    "ranges", [["203.0.113.7/32"], ["198.51.100.0/24", "203.0.113.0/24"], ["2001:db8:1::/48"], ["198.18.0.0/16"]]
+    "ranges", [[f"{OWN_ADDRESS}/32"], ["81.2.70.0/24", OWN_RANGE], ["2a02:1388:1::/48"], ["198.18.0.0/16"]]
 )
 def test_own_addresses_pass(ranges: list[str]) -> None:
     assert parse(allowedSourceRanges=json.dumps(ranges)).workload.allowed_source_ranges == tuple(ranges)
+
+
+@pytest.mark.parametrize("key", ["allowedSourceRanges", "masterAuthorizedNetworks"])
+@pytest.mark.parametrize(
+    "cidr", ["203.0.113.0/24", "198.51.100.7/32", "192.0.2.0/28", "2001:db8::1/128", "::ffff:203.0.113.9/128"]
+)
+def test_documentation_ranges_are_refused_asking_for_your_own_address(key: str, cidr: str) -> None:
+    found = [p for p in problems(**{key: json.dumps([cidr])}) if p.startswith(f"kubepar:{key}:")]
+    assert len(found) == 1, found
+    assert "reserved for documentation examples" in found[0]
+    assert "put your own address there instead" in found[0]
+    assert ("curl -6 ifconfig.me`, then add /128" if ":" in cidr else "curl -4 ifconfig.me`, then add /32") in found[0]
+
+
+@pytest.mark.parametrize(("cidr", "help_"), [("81.2.69.7/24", "/32"), ("2a02:1388::1/48", "/128")])
+def test_a_range_with_host_bits_gets_the_help_of_its_own_family(cidr: str, help_: str) -> None:
+    found = problems(allowedSourceRanges=json.dumps([cidr]))
+    assert any("is not a CIDR block" in p and f"one address with {help_}" in p for p in found), found
+
+
+def test_bare_addresses_are_one_address() -> None:
+    settings = parse(allowedSourceRanges=json.dumps([OWN_ADDRESS, "2a02:1388::1"]))
+    assert settings.workload.allowed_source_ranges == (f"{OWN_ADDRESS}/32", "2a02:1388::1/128")
+
+
+def test_the_api_needs_no_authorized_network_the_dns_endpoint_is_the_way_in() -> None:
+    gke = parse(masterAuthorizedNetworks="[]").gke
+    assert gke is not None and gke.master_authorized_networks == ()
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from components import engines
 from components.config import parse
-from tests.conftest import only, program
+from tests.conftest import OWN_RANGE, only, program
 
 
 def container(stack: str, component: str, **overrides: object) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def test_dask_worker_scratch_space_grows_with_its_memory() -> None:
 
 
 def test_dask_exposes_notebook_and_dashboard_but_not_the_scheduler_port() -> None:
-    services = program("dask-dev").kubernetes("Service")
+    services = program("dask-dev", allowedSourceRanges=json.dumps([OWN_RANGE])).kubernetes("Service")
     public_ports = sorted(
         p["port"] for s in services if s["spec"]["type"] == "LoadBalancer" for p in s["spec"]["ports"]
     )

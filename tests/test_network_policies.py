@@ -10,13 +10,14 @@ source's egress and the destination's ingress.
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from components.labels import selector
-from tests.conftest import program
+from tests.conftest import OWN_RANGE, program
 
 NAMESPACE = "kubepar"
 
@@ -99,8 +100,9 @@ PUBLIC_HTTPS = Address("151.101.1.1")  # a public address, as a package mirror h
 METADATA = Address("169.254.169.254")
 API_SERVER = Address("192.0.2.10")  # the mocked cluster endpoint (tools/render.py)
 NODE = Address("10.10.0.5")
-USER = Address("203.0.113.5")  # inside the dev stacks' allowedSourceRanges
+USER = Address("81.2.69.5")  # inside OWN_RANGE, which these tests give as allowedSourceRanges
 STRANGER = Address("198.51.100.200")
+EXPOSED = {"allowedSourceRanges": json.dumps([OWN_RANGE])}
 
 
 @pytest.mark.parametrize(
@@ -168,35 +170,73 @@ def test_the_users_session_reaches_the_internet_on_any_port(stack: str, componen
     assert reachable(stack, pod(stack, component), PUBLIC_HTTPS, 22)
 
 
-@pytest.mark.parametrize(
-    ("stack", "component"),
-    [
-        ("dev", "scheduler"),
-        ("dev", "worker"),
-        ("dask-dev", "notebook"),
-        ("dask-dev", "scheduler"),
-        ("dask-dev", "worker"),
-    ],
-)
-@pytest.mark.parametrize("target", [METADATA, API_SERVER, NODE])
-def test_no_pod_reaches_metadata_api_server_or_nodes(stack: str, component: str, target: Address) -> None:
+ALL_COMPONENTS = [
+    ("dev", "scheduler"),
+    ("dev", "worker"),
+    ("dev", "sweep"),
+    ("local", "scheduler"),
+    ("local", "sweep"),
+    ("dask-dev", "notebook"),
+    ("dask-dev", "scheduler"),
+    ("dask-dev", "worker"),
+]
+# On GKE the user's session and the sweeps' task pods mount the results bucket:
+# the injected Cloud Storage FUSE sidecar gets its Workload Identity token from
+# the metadata server, or the pod never starts.
+BUCKET_MOUNTERS = {("dev", "scheduler"), ("dev", "sweep"), ("dask-dev", "notebook")}
+LEGACY_METADATA = Address("169.254.169.252")
+OTHER_LINK_LOCAL = Address("169.254.1.1")
+
+
+@pytest.mark.parametrize(("stack", "component"), [c for c in ALL_COMPONENTS if c[0] != "local"])
+@pytest.mark.parametrize("target", [API_SERVER, NODE, OTHER_LINK_LOCAL, LEGACY_METADATA])
+def test_no_pod_reaches_the_api_server_nodes_or_other_link_local_addresses(
+    stack: str, component: str, target: Address
+) -> None:
     for port in (80, 443, 988, 10250):
         assert not reachable(stack, pod(stack, component), target, port)
+
+
+@pytest.mark.parametrize(("stack", "component"), ALL_COMPONENTS)
+def test_exactly_the_bucket_mounting_pods_reach_the_metadata_server_on_port_80_only(stack: str, component: str) -> None:
+    source = pod(stack, component)
+    assert reachable(stack, source, METADATA, 80) is ((stack, component) in BUCKET_MOUNTERS)
+    for port in (443, 988, 8080, 10250):
+        assert not reachable(stack, source, METADATA, port)
+
+
+def test_the_metadata_rule_follows_the_bucket_not_the_role() -> None:
+    policies = program("dev").kubernetes("NetworkPolicy")
+    opening = [
+        p["metadata"]["name"]
+        for p in policies
+        for rule in p["spec"].get("egress") or []
+        for peer in rule.get("to") or []
+        if "ipBlock" in peer
+        and ipaddress.ip_network(peer["ipBlock"]["cidr"]).overlaps(ipaddress.ip_network(METADATA.ip))
+        and not any(
+            ipaddress.ip_address(METADATA.ip) in ipaddress.ip_network(e) for e in peer["ipBlock"].get("except") or []
+        )
+    ]
+    # One egress policy for the session, one per sweep: nothing else.
+    assert len(opening) == 2, opening
 
 
 @pytest.mark.parametrize(("stack", "component", "port"), [("dev", "scheduler", 8787), ("dask-dev", "notebook", 8888)])
 def test_users_reach_the_ui_only_from_the_allowed_ranges(stack: str, component: str, port: int) -> None:
     ui = pod(stack, component)
-    assert reachable(stack, USER, ui, port)
-    assert not reachable(stack, STRANGER, ui, port)
-    assert not reachable(stack, USER, ui, port + 1)
+    assert reachable(stack, USER, ui, port, **EXPOSED)
+    assert not reachable(stack, STRANGER, ui, port, **EXPOSED)
+    assert not reachable(stack, USER, ui, port + 1, **EXPOSED)
+    # The shipped stacks set no ranges: no LoadBalancer, nobody from outside.
+    assert not reachable(stack, USER, ui, port)
 
 
 def test_the_dask_dashboard_is_reachable_by_users_in_range_only() -> None:
     scheduler = pod("dask-dev", "scheduler")
-    assert reachable("dask-dev", USER, scheduler, 8787)
-    assert not reachable("dask-dev", USER, scheduler, 8786)
-    assert not reachable("dask-dev", STRANGER, scheduler, 8787)
+    assert reachable("dask-dev", USER, scheduler, 8787, **EXPOSED)
+    assert not reachable("dask-dev", USER, scheduler, 8786, **EXPOSED)
+    assert not reachable("dask-dev", STRANGER, scheduler, 8787, **EXPOSED)
 
 
 @pytest.mark.parametrize("stack", ["local", "dev", "dask-dev"])

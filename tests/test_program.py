@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from components import apis
-from tests.conftest import STACKS, containers, only, program
+from components import apis, cost
+from tests.conftest import OWN_RANGE, STACKS, containers, only, program
 
 import render  # isort: skip
 
@@ -76,12 +77,25 @@ SWEEP_NAMES = {
     ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "sweep-sim-no-ingress"),
     ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "sweep-sim-egress"),
 }
+# The shipped stacks set no allowedSourceRanges: no LoadBalancer, so nobody may come in from outside.
+DASK_PRIVATE_NAMES = (DASK_NAMES - {("kubernetes:networking.k8s.io/v1:NetworkPolicy", "notebook-from-users")}) | {
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "notebook-no-ingress")
+}
 EXPECTED_NAMES = {
     "local": R_NAMES | LOCAL_NAMES,
-    "dev": GKE_NAMES | R_NAMES | PUBLIC_NAMES | SWEEP_NAMES,
-    "prod": GKE_NAMES | R_NAMES | PUBLIC_NAMES,
-    "dask-dev": GKE_NAMES | DASK_NAMES | PUBLIC_NAMES,
+    "dev": GKE_NAMES | R_NAMES | SWEEP_NAMES,
+    "prod": GKE_NAMES | R_NAMES,
+    "dask-dev": GKE_NAMES | DASK_PRIVATE_NAMES,
 }
+EXPOSED = {"allowedSourceRanges": json.dumps([OWN_RANGE])}
+
+
+@pytest.mark.parametrize(("stack", "names"), [("dev", R_NAMES | PUBLIC_NAMES), ("dask-dev", DASK_NAMES | PUBLIC_NAMES)])
+def test_allowed_ranges_add_exactly_the_doors_from_users(stack: str, names: set[tuple[str, str]]) -> None:
+    declared = {(r.type, r.name) for r in program(stack, **EXPOSED).resources}
+    assert {n for n in declared if n[0].startswith("kubernetes:networking")} == {
+        n for n in names if n[0].startswith("kubernetes:networking")
+    } | ({n for n in SWEEP_NAMES if "NetworkPolicy" in n[0]} if stack == "dev" else set())
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -94,8 +108,8 @@ def test_resource_counts_per_type_for_dev() -> None:
     counts = Counter(r.type for r in program("dev").resources)
     assert counts["gcp:container/nodePool:NodePool"] == 2
     assert counts["kubernetes:apps/v1:Deployment"] == 2
-    # default-deny, DNS; scheduler: clients, users, egress; workers and the sweep: no ingress, egress.
-    assert counts["kubernetes:networking.k8s.io/v1:NetworkPolicy"] == 9
+    # default-deny, DNS; scheduler: clients, egress; workers and the sweep: no ingress, egress.
+    assert counts["kubernetes:networking.k8s.io/v1:NetworkPolicy"] == 8
     assert counts["kubernetes:core/v1:Service"] == 2
 
 
@@ -188,8 +202,9 @@ def test_outputs_name_namespace_workers_and_r_version() -> None:
     outputs = program("dev").outputs
     assert outputs["namespace"] == "kubepar"
     assert outputs["workers"] == 4
-    assert outputs["rVersion"] == "4.5.1"
-    assert outputs["url"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8787"
+    assert outputs["rVersion"] == "4.6.1"
+    assert outputs["url"] == "http://localhost:8787"
+    assert program("dev", **EXPOSED).outputs["url"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8787"
     assert outputs["user"] == "rstudio"
     assert "kubeconfig" in program("dev").secret_outputs
 
@@ -202,9 +217,35 @@ def test_local_stack_prints_the_port_forward_command() -> None:
 
 
 def test_dask_stack_outputs_notebook_and_dashboard_addresses() -> None:
-    outputs = program("dask-dev").outputs
+    outputs = program("dask-dev", **EXPOSED).outputs
     assert outputs["engine"] == "dask"
     assert outputs["url"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8888"
     assert outputs["dashboardUrl"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8787"
     assert outputs["daskVersion"] == "2026.7.1"
     assert "password" in program("dask-dev").secret_outputs
+
+
+def test_a_gke_stack_outputs_its_hourly_cost_from_the_price_table() -> None:
+    estimate = program("dev").outputs["estimatedCost"]
+    table = cost.prices()
+    e2 = table["machines"]["e2"]
+    # One on-demand e2-standard-4 system node; dev's 4 one-CPU workers fit 3 a node: 2 Spot nodes.
+    system = 4 * e2["vcpu"] + 16 * e2["memory"]
+    workers = 2 * (4 * e2["spot_vcpu"] + 16 * e2["spot_memory"])
+    disks = (3 * 50 + 20) * table["pd_balanced_gib_month"] / 730
+    expected = table["gke_cluster_fee"] + system + workers + disks + 3 * table["nat_per_vm"]
+    assert estimate["usdPerHour"] == pytest.approx(expected, abs=0.001)
+    assert estimate["items"]["load balancer"] == 0
+    assert table["date"] in estimate["prices"]
+
+
+def test_the_estimate_follows_spot_regional_and_the_load_balancer() -> None:
+    zonal = program("dev").outputs["estimatedCost"]
+    regional = program("dev", location="europe-west1").outputs["estimatedCost"]
+    assert regional["items"]["worker nodes"] == pytest.approx(3 * zonal["items"]["worker nodes"])
+    on_demand = program("dev", spot="false").outputs["estimatedCost"]
+    assert on_demand["items"]["worker nodes"] > 3 * zonal["items"]["worker nodes"]
+    exposed = program("dev", **EXPOSED).outputs["estimatedCost"]
+    assert exposed["items"]["load balancer"] == cost.prices()["load_balancer_rule"]
+    assert program("dev", workers="0").outputs["estimatedCost"]["items"]["worker nodes"] == 0
+    assert "estimatedCost" not in program("local").outputs

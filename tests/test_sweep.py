@@ -8,6 +8,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from components import sweep as sweep_component
 from tests.conftest import only, program
 
 import render  # isort: skip
@@ -65,7 +66,8 @@ def test_the_script_sees_its_task_run_and_results_folder() -> None:
     }
     assert (variables["KUBEPAR_TASKS"], variables["KUBEPAR_SWEEP"], variables["KUBEPAR_RUN"]) == ("100", "sim", run)
     assert variables["KUBEPAR_RESULTS"] == f"/results/sim/{run}"
-    assert document["metadata"]["name"] == f"kubepar-sim-{run}"
+    job_id = document["metadata"]["labels"]["kubepar.dev/job"]
+    assert document["metadata"]["name"] == f"kubepar-sim-{job_id}"
 
 
 def test_task_pods_are_hardened_like_workers_and_run_on_the_worker_pool() -> None:
@@ -92,6 +94,41 @@ def test_a_changed_setting_starts_a_new_run_and_parallelism_alone_does_not() -> 
     for change in ({"tasks": 101}, {"seed": 7}, {"retries": 2}, {"memory": "3Gi"}, {"cpu": "500m"}):
         assert _run(**change) != base, change
     assert _run(parallelism=20) == base
+
+
+def _job_name(**sweep: Any) -> str:
+    return str(job(sweeps=sweeps({**SIM, **sweep}))["metadata"]["name"])
+
+
+def test_a_parallelism_change_makes_a_new_job_for_the_same_run_and_folder() -> None:
+    # pulumi-kubernetes replaces a Job whose parallelism changes: under a new
+    # name the new Job is created first and finds the old one's results.
+    base, wider = job(sweeps=sweeps(SIM)), job(sweeps=sweeps({**SIM, "parallelism": 20}))
+    assert wider["metadata"]["name"] != base["metadata"]["name"]
+    assert wider["metadata"]["labels"]["kubepar.dev/run"] == base["metadata"]["labels"]["kubepar.dev/run"]
+    assert env(wider)["KUBEPAR_RESULTS"] == env(base)["KUBEPAR_RESULTS"]
+
+
+def test_every_change_of_the_job_or_its_pods_gives_a_new_job_name() -> None:
+    base = _job_name()
+    for change in ({"parallelism": 20}, {"deadlineHours": 2}, {"retries": 2}, {"memory": "3Gi"}):
+        assert _job_name(**change) != base, change
+    assert _job_name() == base
+    # A kubepar upgrade that builds the pod differently (here: one field of the
+    # pod template) names a new Job too, so no Job is replaced under its own name.
+    spec = {"template": {"spec": {"containers": [{"name": "sweep", "image": "rocker/r-ver:4.5.1"}]}}}
+    changed = {"template": {"spec": {"containers": [{"name": "sweep", "image": "rocker/r-ver:4.5.1", "tty": True}]}}}
+    assert sweep_component.job_id("r1", spec, {}) != sweep_component.job_id("r1", changed, {})
+
+
+def test_a_replaced_job_is_deleted_in_the_background() -> None:
+    assert job()["metadata"]["annotations"]["pulumi.com/deletionPropagationPolicy"] == "background"
+
+
+def test_a_sweep_has_a_deadline_so_a_pod_that_cannot_start_frees_its_nodes() -> None:
+    assert job()["spec"]["activeDeadlineSeconds"] == 24 * 3600
+    assert job(sweepDeadlineHours="6")["spec"]["activeDeadlineSeconds"] == 6 * 3600
+    assert job(sweeps=sweeps({**SIM, "deadlineHours": 2}))["spec"]["activeDeadlineSeconds"] == 2 * 3600
 
 
 def test_a_changed_script_starts_a_new_run() -> None:
@@ -190,3 +227,14 @@ def test_sweep_outputs_name_the_job_and_run() -> None:
         "sim": {"job": document["metadata"]["name"], "run": document["metadata"]["labels"]["kubepar.dev/run"]}
     }
     assert outputs["resultsBucket"].startswith("kubepar-results-bucket")
+
+
+def test_the_project_number_is_read_only_once_the_stack_enabled_resource_manager() -> None:
+    # At preview the lookup runs for real: in a new project it fails until the API is on.
+    monitor = render.RecordingMonitor(render.RecordingMocks())
+    render.run_program("dev", monitor=monitor)
+    mocks = monitor.mocks
+    assert isinstance(mocks, render.RecordingMocks)
+    _token, created_before = only([call for call in mocks.calls if call[0].endswith("getProject")])
+    enabled = {inputs.get("service") for type_, inputs in created_before if type_ == "gcp:projects/service:Service"}
+    assert "cloudresourcemanager.googleapis.com" in enabled

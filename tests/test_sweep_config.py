@@ -75,12 +75,30 @@ def test_a_sweep_must_be_a_mapping_and_names_must_be_unique() -> None:
 
 
 def test_parallelism_beyond_a_fixed_worker_pool_is_refused_with_the_numbers() -> None:
-    found = sweep_problems({**SIM, "parallelism": 50}, workerPoolMaxNodes="4")
+    found = problems(sweeps=json.dumps([{**SIM, "parallelism": 50}]), workerPoolMaxNodes="4")
+    assert (
+        "kubepar:workerPoolMaxNodes: 4 e2-standard-4 nodes cannot hold everything that runs at once: "
+        "2 workers need 1 (3 per node); sweep sim needs 25 (50 pods, 2 per node); 26 in all. "
+        "Raise workerPoolMaxNodes to 26" in " ".join(found)
+    ), found
+
+
+def test_workers_beyond_a_fixed_worker_pool_are_refused_with_the_numbers() -> None:
+    found = problems(workers="10", workerPoolMaxNodes="3")
     assert any(
-        "kubepar:sweeps[sim].parallelism: 50 pods of 1 CPU and 2Gi need 25 e2-standard-4 nodes (2 per node), "
-        "over workerPoolMaxNodes 4" in p
+        p.startswith(
+            "kubepar:workerPoolMaxNodes: 3 e2-standard-4 nodes cannot hold everything that runs at once: "
+            "10 workers need 4 (3 per node); 4 in all."
+        )
         for p in found
     ), found
+
+
+def test_workers_and_sweeps_must_fit_together_not_each_alone() -> None:
+    # Workers alone need 2 nodes and the sweep alone 2: each fits in 3, together they need 4.
+    together = {"workers": "6", "sweeps": json.dumps([{**SIM, "parallelism": 4}])}
+    assert any("4 in all" in p for p in problems(workerPoolMaxNodes="3", **together))
+    assert parse(workerPoolMaxNodes="4", **together).gke is not None
 
 
 def test_a_task_pod_that_fits_no_worker_node_is_refused() -> None:

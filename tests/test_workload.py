@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from components import config
-from tests.conftest import only, program
+from tests.conftest import OWN_RANGE, only, program
 
 
 def of(documents: list[dict[str, Any]], component: str) -> list[dict[str, Any]]:
@@ -34,8 +35,9 @@ def test_endpoint_is_never_public(stack: str) -> None:
 
 
 def test_ui_is_a_load_balancer_limited_to_the_allowed_ranges() -> None:
-    public = only([s for s in program("dev").kubernetes("Service") if s["spec"]["type"] == "LoadBalancer"])
-    assert public["spec"]["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
+    services = program("dev", allowedSourceRanges=json.dumps([OWN_RANGE])).kubernetes("Service")
+    public = only([s for s in services if s["spec"]["type"] == "LoadBalancer"])
+    assert public["spec"]["loadBalancerSourceRanges"] == [OWN_RANGE]
     assert public["spec"]["externalTrafficPolicy"] == "Local"
     assert [p["port"] for p in public["spec"]["ports"]] == [8787]
 
@@ -135,8 +137,8 @@ def test_every_r_pod_installs_the_core_packages_with_no_packages_configured(stac
         init = only(document["spec"]["template"]["spec"]["initContainers"])
         init_env = env(init)
         assert init_env["KUBEPAR_PACKAGES"].split() == list(config.R_CORE_PACKAGES)
-        assert init_env["KUBEPAR_CRAN"] == "https://p3m.dev/cran/__linux__/noble/2025-10-30"
-        assert init["image"] == "rocker/r-ver:4.5.1"
+        assert init_env["KUBEPAR_CRAN"] == "https://p3m.dev/cran/__linux__/noble/2026-06-30"
+        assert init["image"] == "rocker/r-ver:4.6.1"
 
 
 def test_core_packages_listed_by_the_user_are_installed_once() -> None:

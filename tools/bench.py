@@ -388,10 +388,12 @@ def main() -> int:
     speed = speedup(cran)
     tiny = tiny_tasks(cran)
     init = init_container(cran)
+    # doRedis, redux and storr exist only on CRAN: the benchmark needs it reachable.
     queue_cran = repository.build(
         Path(tempfile.mkdtemp(prefix="kubepar-bench-cran-queue-")),
         packages=(*R_CORE_PACKAGES, "foreach", "iterators", "R6", "digest"),
         built=R_QUEUE_PACKAGES,
+        built_from=repository.cran_sources(Path(tempfile.mkdtemp(prefix="kubepar-bench-cran-sources-"))),
     )
     queue = queue_vs_psock(cran, queue_cran)
     sweeps = sweep_overhead(cran)

@@ -15,6 +15,7 @@ import asyncio
 import contextvars
 import hashlib
 import json
+import re
 import runpy
 import sys
 from collections.abc import Callable, Mapping
@@ -40,6 +41,7 @@ _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 # Addresses from the documentation ranges (RFC 5737): never real hosts.
 MOCK_CLUSTER_ENDPOINT = "192.0.2.10"
 MOCK_LOAD_BALANCER_IP = "198.51.100.7"
+MOCK_DNS_ENDPOINT = "gke-0123456789abcdef-123456789012.europe-west1.gke.goog"
 MOCK_PROJECT_NUMBER = "123456789012"
 
 KIND_ORDER = [
@@ -71,6 +73,8 @@ class Recorded:
     """The ``protect`` resource option: Pulumi refuses to delete or replace it."""
     dependencies: list[str] = field(default_factory=list)
     """URNs it waits for (``depends_on`` and inputs from other resources)."""
+    ignore_changes: list[str] = field(default_factory=list)
+    """The ``ignore_changes`` resource option: inputs a later `pulumi up` never diffs."""
 
 
 @dataclass
@@ -136,8 +140,17 @@ class RecordingMocks(pulumi_mocks.Mocks):
     def __init__(self, previous_outputs: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         self.previous_outputs = dict(previous_outputs or {})
+        self.created: list[tuple[str, dict[str, Any]]] = []
+        """(type, inputs) of every resource the engine has created so far, in order."""
+        self.calls: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = []
+        """(token, what had been created when the call was made) of every provider call."""
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        result = self._new_resource(args)
+        self.created.append((args.typ, json.loads(json.dumps(args.inputs, default=str))))
+        return result
+
+    def _new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = json.loads(json.dumps(args.inputs, default=str))
         state: dict[str, Any] = dict(inputs)
         typ = args.typ
@@ -158,6 +171,12 @@ class RecordingMocks(pulumi_mocks.Mocks):
                 **(state.get("masterAuth") or {}),
                 "clusterCaCertificate": "bW9jay1jYQ==",
             }
+            endpoints = dict(state.get("controlPlaneEndpointsConfig") or {})
+            endpoints["dnsEndpointConfig"] = {
+                **(endpoints.get("dnsEndpointConfig") or {}),
+                "endpoint": MOCK_DNS_ENDPOINT,
+            }
+            state["controlPlaneEndpointsConfig"] = endpoints
         elif typ == "gcp:serviceaccount/account:Account":
             state["email"] = f"{inputs['accountId']}@{inputs['project']}.iam.gserviceaccount.com"
         elif typ == "random:index/randomPassword:RandomPassword":
@@ -168,6 +187,7 @@ class RecordingMocks(pulumi_mocks.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        self.calls.append((args.token, list(self.created)))
         if args.token == "gcp:organizations/getProject:getProject":
             # The project number, for Workload Identity principals on the results bucket.
             return {"projectId": args.args.get("projectId"), "number": MOCK_PROJECT_NUMBER}, []
@@ -200,6 +220,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     state=json.loads(json.dumps(registration.state, default=str)),
                     protect=bool(request.protect),
                     dependencies=list(request.dependencies),
+                    ignore_changes=list(request.ignoreChanges),
                 )
             )
         return response
@@ -220,23 +241,128 @@ def _config_value(value: Any) -> tuple[str, bool]:
     return str(value), False
 
 
-def project_defaults() -> dict[str, Any]:
-    """Defaults declared in Pulumi.yaml, by bare key."""
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    return {
-        key: spec["default"]
-        for key, spec in (project.get("config") or {}).items()
-        if isinstance(spec, dict) and "default" in spec
+class CliConfigError(Exception):
+    """What the Pulumi CLI says when it refuses a stack's config, before the program runs."""
+
+
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) in ({"secure"}, {"secret"})
+
+
+def _cli_text(value: Any) -> Any:
+    """A stack value as the CLI's type check sees it: scalars as their text, structures as data."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return value
+    return str(value)
+
+
+def _of_type(type_name: str, items: Mapping[str, Any] | None, value: Any) -> bool:
+    """The CLI's ValidateConfigValue (pulumi/pulumi sdk/go/common/workspace/project.go)."""
+    if type_name == "string":
+        return isinstance(value, str)
+    if type_name == "integer":
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+            return True
+        return isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value) is not None
+    if type_name == "boolean":
+        return isinstance(value, bool) or value in ("true", "false")
+    if type_name == "object":
+        return isinstance(value, dict)
+    if not isinstance(value, list) or not items:
+        return False
+    return all(_of_type(items["type"], items.get("items"), item) for item in value)
+
+
+def _full_type_name(type_name: str, items: Mapping[str, Any] | None) -> str:
+    return f"array<{_full_type_name(items['type'], items.get('items'))}>" if items else type_name
+
+
+def _quoted_keys(keys: list[str]) -> str:
+    """'a', 'b' and 'c', as the CLI lists missing keys."""
+    quoted = [f"'{key}'" for key in sorted(keys)]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
+def apply_project_config(project: Mapping[str, Any], stack: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The CLI's project-config rules, applied before any program runs; returns the merged values.
+
+    As pulumi/pulumi ``pkg/workspace/config.go`` (mergeConfig,
+    validateStackConfigValue) and ``Project.Validate``: a declared key of the
+    project with neither ``default`` nor ``value`` is required; stack values
+    of typed keys must be of their type; a ``secret: true`` key must be
+    stored encrypted. Raises :class:`CliConfigError` with the CLI's wording.
+    """
+    name = project["name"]
+    declared: dict[str, tuple[str, dict[str, Any]]] = {
+        (bare if ":" in bare else f"{name}:{bare}"): (bare, spec or {})
+        for bare, spec in (project.get("config") or {}).items()
     }
+    for bare, spec in declared.values():
+        if "default" in spec and "value" in spec:
+            raise CliConfigError(f"project config '{bare}' cannot have both a 'default' and 'value' attribute")
+        if spec.get("type") == "array" and "items" not in spec:
+            raise CliConfigError(
+                f"The configuration key '{bare}' declares an array but does not specify the underlying type "
+                "via the 'items' attribute"
+            )
+        default = spec.get("default")
+        if "type" in spec and default is not None and not _of_type(spec["type"], spec.get("items"), default):
+            raise CliConfigError(
+                f"The default value specified for configuration key '{bare}' is not of the expected type "
+                f"'{_full_type_name(spec['type'], spec.get('items'))}'"
+            )
+    merged = dict(values)
+    missing = []
+    for full, (bare, spec) in sorted(declared.items(), key=lambda item: item[1][0]):
+        if full in merged:
+            continue
+        # YAML `default: null` is no default at all to the CLI.
+        given = spec.get("value") if spec.get("value") is not None else spec.get("default")
+        if given is None:
+            if full.startswith(f"{name}:"):
+                missing.append(bare)
+            continue
+        merged[full] = given
+    if missing:
+        plural = "value" if len(missing) == 1 else "values"
+        raise CliConfigError(f"Stack '{stack}' is missing configuration {plural} {_quoted_keys(missing)}")
+    for full, (bare, spec) in sorted(declared.items(), key=lambda item: item[1][0]):
+        if "type" not in spec:
+            continue
+        value = merged.get(full)
+        if spec.get("secret") and not _is_secure(value):
+            raise CliConfigError(f"Stack '{stack}' with configuration key '{bare}' must be encrypted as it's secret")
+        if isinstance(value, dict) and _is_secure(value):
+            if "secret" not in value:
+                continue  # encrypted: the CLI checks the decrypted text, which offline cannot be had
+            value = value["secret"]
+        if not _of_type(spec["type"], spec.get("items"), _cli_text(value)):
+            raise CliConfigError(
+                f"Stack '{stack}' with configuration key '{bare}' must be of type "
+                f"'{_full_type_name(spec['type'], spec.get('items'))}'"
+            )
+    return merged
+
+
+def project_file() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "Pulumi.yaml").read_text()))
 
 
 def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
-    """Config as `pulumi up` would see it: Pulumi.yaml defaults, stack file, then overrides."""
-    values: dict[str, Any] = {f"{PROJECT}:{key}": value for key, value in project_defaults().items()}
+    """Config as `pulumi up` would pass it: the stack file and overrides, then the CLI's project rules.
+
+    Raises :class:`CliConfigError` where the CLI would refuse the stack before the program runs.
+    """
+    values: dict[str, Any] = {}
     stack_file = ROOT / f"Pulumi.{stack}.yaml"
     if stack_file.exists():
         values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
     values.update(overrides or {})
+    values = apply_project_config(project_file(), stack, {k: v for k, v in values.items() if v is not None})
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in values.items():
@@ -401,6 +527,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         capture = run_program(args.stack, overrides)
+    except CliConfigError as error:
+        print(f"render: error: {error}", file=sys.stderr)
+        return 2
     except pulumi.RunError as error:
         print(f"render: stack {args.stack}: {error}", file=sys.stderr)
         return 2

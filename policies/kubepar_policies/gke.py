@@ -57,13 +57,15 @@ def _node_config(props: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _authorized_networks(props: Mapping[str, Any]) -> str | None:
-    config = props.get("masterAuthorizedNetworksConfig") or {}
-    blocks = [block.get("cidrBlock") for block in config.get("cidrBlocks") or []]
-    if not blocks:
+    config = props.get("masterAuthorizedNetworksConfig")
+    if not isinstance(config, Mapping):
+        # Without the block the IP endpoint answers every address; with it and
+        # no ranges, none from outside Google's network (the DNS endpoint stays).
         return (
-            "has no master authorized networks: its API answers the whole internet. "
-            "Set kubepar:masterAuthorizedNetworks."
+            "has no master authorized networks block: its IP endpoint answers the whole internet. "
+            "Declare master_authorized_networks_config (kubepar:masterAuthorizedNetworks may stay empty)."
         )
+    blocks = [block.get("cidrBlock") for block in config.get("cidrBlocks") or []]
     if config.get("gcpPublicCidrsAccessEnabled"):
         return "lets every Google Cloud address reach its API (gcpPublicCidrsAccessEnabled). Turn it off."
     problem = range_problem(blocks)

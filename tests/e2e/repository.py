@@ -5,9 +5,15 @@ here. The repository is built from what this machine has: each installed
 package directory of kubepar's core packages and their dependencies, tarred,
 is a binary package that ``install.packages()`` installs from a file://
 repository (it carries a ``Built:`` field), the way the snapshot serves
-Linux binaries. Source packages (a test's own, or ``../shared/cran``) can be
-added beside them. Base R and the recommended packages are not added: the
-rocker images have those.
+Linux binaries. Source packages (a test's own, or the queue backend's
+packages fetched from CRAN at pinned versions) can be added beside them.
+Base R and the recommended packages are not added: the rocker images have
+those.
+
+doRedis, redux and storr exist only on CRAN: where CRAN answers (a user's
+machine, GitHub's runners) :func:`cran_sources` fetches them; where it does
+not (this project's development machines), it raises :class:`CranUnreachableError`
+and the tests that need them report that they did not run, and why.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tarfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from components.config import R_CORE_PACKAGES
@@ -46,7 +54,39 @@ def installed_closure(packages: tuple[str, ...]) -> list[tuple[str, str, Path]]:
     return [(name, version, Path(lib)) for name, version, lib in (line.split() for line in result.stdout.splitlines())]
 
 
-SHARED_CRAN = Path(__file__).resolve().parents[3] / "shared" / "cran"
+CRAN = "https://cloud.r-project.org"
+# The queue backend's packages, pinned: the versions kubepar's queue tests ran against.
+CRAN_ONLY = {"doRedis": "3.0.2", "redux": "1.1.5", "storr": "1.2.5"}
+
+
+class CranUnreachableError(RuntimeError):
+    """CRAN did not answer: packages that only CRAN has cannot be had here."""
+
+
+def cran_sources(folder: Path, packages: dict[str, str] = CRAN_ONLY, timeout: float = 20) -> Path:
+    """A source repository under ``folder`` with ``packages`` at their pinned versions, from CRAN."""
+    contrib = folder / "src" / "contrib"
+    contrib.mkdir(parents=True, exist_ok=True)
+    for name, version in packages.items():
+        tarball = f"{name}_{version}.tar.gz"
+        # The current release sits in contrib/, older ones in its Archive/.
+        urls = [f"{CRAN}/src/contrib/{tarball}", f"{CRAN}/src/contrib/Archive/{name}/{tarball}"]
+        for url in urls:
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as response:
+                    (contrib / tarball).write_bytes(response.read())
+                break
+            except urllib.error.HTTPError as error:
+                if error.code != 404:
+                    raise CranUnreachableError(f"{url}: HTTP {error.code}") from error
+            except (urllib.error.URLError, OSError) as error:
+                raise CranUnreachableError(f"{CRAN} cannot be reached ({error})") from error
+        else:
+            raise RuntimeError(f"{name} {version} is on CRAN neither as current nor archived: {urls}")
+    subprocess.run(
+        ["Rscript", "-e", f'tools::write_PACKAGES("{contrib}", type = "source")'], check=True, capture_output=True
+    )
+    return folder
 
 
 def _add_binaries(contrib: Path, installed: list[tuple[str, str, Path]]) -> None:
@@ -55,9 +95,7 @@ def _add_binaries(contrib: Path, installed: list[tuple[str, str, Path]]) -> None
             archive.add(library / name, arcname=name)
 
 
-def build_from_source(
-    root: Path, packages: tuple[str, ...], repository: Path = SHARED_CRAN
-) -> list[tuple[str, str, Path]]:
+def build_from_source(root: Path, packages: tuple[str, ...], repository: Path) -> list[tuple[str, str, Path]]:
     """Install ``packages`` from a source repository into a library under ``root``, once, here.
 
     What the pods get as Linux binaries from their snapshot, this machine has
@@ -65,7 +103,7 @@ def build_from_source(
     binaries, like the rest.
     """
     if not (repository / "src" / "contrib" / "PACKAGES").exists():
-        raise RuntimeError(f"no CRAN-like repository at {repository} (see ../shared/cran/README.md)")
+        raise RuntimeError(f"no CRAN-like repository at {repository}")
     library = root / "built"
     library.mkdir(parents=True, exist_ok=True)
     code = (
@@ -96,16 +134,18 @@ def build(
     packages: tuple[str, ...] = R_CORE_PACKAGES,
     sources: tuple[Path, ...] = (),
     built: tuple[str, ...] = (),
+    built_from: Path | None = None,
 ) -> str:
     """Write the repository under ``root``; returns its file:// URL for ``KUBEPAR_CRAN``.
 
-    ``built``: packages of ../shared/cran, compiled here once and served as binaries.
+    ``built``: packages of the source repository ``built_from``, compiled here once and served as binaries.
     """
     contrib = root / "src" / "contrib"
     contrib.mkdir(parents=True, exist_ok=True)
     _add_binaries(contrib, installed_closure(packages))
     if built:
-        _add_binaries(contrib, build_from_source(root, built))
+        assert built_from is not None, "built packages need the source repository they come from"
+        _add_binaries(contrib, build_from_source(root, built, built_from))
     for source in sources:
         shutil.copy(source, contrib / source.name)
     subprocess.run(

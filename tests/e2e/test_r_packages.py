@@ -9,6 +9,7 @@ at it instead of the pinned snapshot.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import textwrap
 from pathlib import Path
@@ -106,3 +107,62 @@ def test_unknown_package_fails_the_init_container_naming_it(tmp_path: Path, cran
     assert result.returncode == 1
     assert "kubepar: package(s) not installed: notapkg." in result.stderr
     assert "kubeparprobe" not in result.stderr.split("not installed:")[1].split(".")[0]
+
+
+def session(capture: render.Capture, root: Path, cran: str) -> pods.LocalContainer:
+    """The RStudio session's R, as rserver starts it: the pod's env, kubepar.R as its profile."""
+    pods.start_r_pod(capture, "scheduler", root, cran, "scheduler-0")
+    # RStudio sessions use the stack's snapshot; here that is the local repository.
+    return pods.LocalContainer(capture, "scheduler", root, pod_name="scheduler-0", env_overrides={"KUBEPAR_CRAN": cran})
+
+
+def test_the_session_loads_kubepars_library_first_then_the_users_own_on_the_home_volume(
+    tmp_path: Path, cran: str
+) -> None:
+    capture = render.run_program("local")
+    main = session(capture, tmp_path, cran)
+    out = run_r(main, 'cat(.libPaths()[1:2], sep = "\\n"); cat("\\nFROM", find.package("future"), "\\n")')
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()[:2]
+    assert first == main.local_path("/opt/kubepar/packages")
+    assert second == main.local_path("/home/rstudio/R/kubepar-library/4.6")
+    assert Path(second).is_dir(), "the user's library is created on the home volume"
+    assert f"FROM {first}/future" in out.stdout
+
+
+def test_install_packages_goes_to_the_users_library_which_workers_do_not_see(
+    tmp_path: Path, cran_with_probe: str
+) -> None:
+    capture = render.run_program("local")
+    main = session(capture, tmp_path, cran_with_probe)
+    installed = run_r(main, 'install.packages("kubeparprobe", quiet = TRUE); cat(kubeparprobe::probe())')
+    assert installed.returncode == 0, installed.stderr
+    assert installed.stdout.endswith("kubeparprobe answers")
+    assert "kubepar: installing into your library" in installed.stderr
+    assert "Workers do not see it" in installed.stderr
+    assert (Path(main.local_path("/home/rstudio/R/kubepar-library/4.6")) / "kubeparprobe").is_dir()
+    # A later session (a restarted pod: same home) still has it.
+    again = run_r(session(capture, tmp_path, cran_with_probe), "cat(kubeparprobe::probe())")
+    assert again.stdout == "kubeparprobe answers", again.stderr
+    pods.start_r_pod(capture, "worker", tmp_path, cran_with_probe, "worker-0")
+    worker = pods.LocalContainer(capture, "worker", tmp_path, pod_name="worker-0")
+    assert run_r(worker, "library(kubeparprobe)").returncode != 0
+
+
+def test_a_users_copy_of_a_kubepar_package_is_named_not_silently_shadowed(tmp_path: Path, cran: str) -> None:
+    capture = render.run_program("local")
+    main = session(capture, tmp_path, cran)
+    user_library = Path(main.local_path("/home/rstudio/R/kubepar-library/4.6"))
+    user_library.mkdir(parents=True)
+    shutil.copytree(Path(main.local_path("/opt/kubepar/packages")) / "parallelly", user_library / "parallelly")
+    out = run_r(main, 'cat(dirname(find.package("parallelly")))')
+    assert out.stdout == main.local_path("/opt/kubepar/packages"), "the session must load what its workers load"
+    assert f"kubepar: your library {user_library} has parallelly, which this session does not load" in out.stderr
+
+
+def test_the_installer_builds_with_the_pods_cpu_limit_not_the_nodes_cores() -> None:
+    capture = render.run_program("local", {"kubepar:schedulerCpu": "3"})
+    (init,) = [c for c in pods.deployment(capture, "scheduler")["spec"]["template"]["spec"]["initContainers"]]
+    cpus = next(e for e in init["env"] if e["name"] == "KUBEPAR_INSTALL_CPUS")
+    assert cpus["valueFrom"] == {"resourceFieldRef": {"containerName": "install-packages", "resource": "limits.cpu"}}
+    assert init["resources"]["limits"]["cpu"] == "3"

@@ -28,7 +28,7 @@ SWEEPS = [
     {"name": "draws", "script": "tests/e2e/sweeps/draws.R", "tasks": 8, "parallelism": 3, "seed": 42},
     {"name": "heavy", "script": "tests/e2e/sweeps/heavy.R", "tasks": 3, "parallelism": 3, "retries": 0},
     {"name": "flaky", "script": "tests/e2e/sweeps/flaky.R", "tasks": 6, "parallelism": 2, "retries": 2},
-    {"name": "pysim", "script": "examples/sweeps/sim.py", "tasks": 6, "parallelism": 2, "seed": 7},
+    {"name": "pysim", "script": "tests/e2e/sweeps/pysim.py", "tasks": 6, "parallelism": 2, "seed": 7},
 ]
 
 
@@ -39,8 +39,20 @@ def capture() -> render.Capture:
 
 
 def run_dir(root: Path, job: pods.LocalJob) -> Path:
-    env = job.container(0, 0).env
-    return Path(env["KUBEPAR_RESULTS"])
+    """The run's results folder, as this machine sees the pods' /results."""
+    return Path(job.container(0, 0).env["KUBEPAR_RESULTS"])
+
+
+def pause(job: pods.LocalJob, request: str) -> Any:
+    """Leave a pause request for a test sweep script; returns the check that the task reached it.
+
+    The scripts (tests/e2e/sweeps) take the request and wait to be killed at
+    that point, so a kill lands where the test says, whatever the machine's load.
+    """
+    folder = run_dir(job.root, job)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f".pause-{request}").write_text("")
+    return lambda: (folder / f".paused-{request}").exists()
 
 
 def session_r(capture: render.Capture, root: Path, cran: str, code: str) -> str:
@@ -76,9 +88,9 @@ def test_every_task_has_one_result_equal_to_a_sequential_run_despite_kills(
     job = pods.LocalJob(capture, "draws", parallel_root, cran)
     kills = {
         # Preempted: SIGTERM as the kubelet sends it; ignored by the rendered podFailurePolicy.
-        1: pods.Kill(signal.SIGTERM, disruption=True, after=1.0),
+        1: pods.Kill(signal.SIGTERM, disruption=True, when=pause(job, "1")),
         # Lost node: SIGKILL, also a disruption.
-        4: pods.Kill(signal.SIGKILL, disruption=True, after=1.0),
+        4: pods.Kill(signal.SIGKILL, disruption=True, when=pause(job, "4")),
     }
     outcome = job.run(kills=kills)
     assert outcome == {"succeeded": list(range(8)), "failed": []}, job.logs()
@@ -94,6 +106,30 @@ def test_every_task_has_one_result_equal_to_a_sequential_run_despite_kills(
     parallel = results_json(capture, parallel_root, cran, "draws")["values"]
     assert parallel == results_json(capture, sequential_root, cran, "draws")["values"]
     assert [v[0] for v in parallel] == list(range(8))
+
+
+@pytest.mark.parametrize("sweep", ["draws", "pysim"])
+def test_a_replaced_job_finds_the_finished_tasks_and_does_not_run_them_again(
+    capture: render.Capture, tmp_path: Path, cran: str, sweep: str
+) -> None:
+    env = pods.python_path_env() if sweep == "pysim" else None
+    first = pods.LocalJob(capture, sweep, tmp_path, cran, env_overrides=env)
+    assert first.run(indices=[0, 1, 2])["succeeded"] == [0, 1, 2]
+    folder = run_dir(tmp_path, first)
+    suffix = "pkl" if sweep == "pysim" else "rds"
+    done = {index: (folder / f"{index}.{suffix}").read_bytes() for index in (0, 1, 2)}
+    # The Job a parallelism change (or a deleted Job) brings: same run, every index again.
+    second = pods.LocalJob(capture, sweep, tmp_path, cran, env_overrides=env)
+    second.spec = {**second.spec, "parallelism": 4}
+    # Task 5 the first Job never ran: it runs (here it is preempted once, then retried).
+    outcome = second.run(kills={5: pods.Kill(signal.SIGTERM, disruption=True, when=pause(second, "5"))})
+    assert outcome == {"succeeded": list(range(second.spec["completions"])), "failed": []}, second.logs()
+    for index, content in done.items():
+        assert (folder / f"{index}.{suffix}").read_bytes() == content, f"task {index} was computed again"
+        log = (tmp_path / f"{second.name}-{index}-0.log").read_text()
+        assert f"task {index} already has its result; nothing to do" in log
+    assert [a.number for a in second.attempts if a.index == 5] == [0, 1]
+    assert "already has its result" not in (tmp_path / f"{second.name}-5-1.log").read_text()
 
 
 def test_each_task_draws_the_stream_future_apply_gives_its_element(
@@ -119,16 +155,18 @@ def test_a_task_killed_mid_write_leaves_no_half_written_result(
 ) -> None:
     job = pods.LocalJob(capture, "heavy", tmp_path, cran)
     folder = run_dir(tmp_path, job)
+    in_the_write = pause(job, "write-1")
 
     def writing() -> bool:
-        # The temporary file exists and its rename has not happened: the middle of the write.
-        return any((folder / ".kubepar" / "tmp").glob("1-*")) and not (folder / "1.rds").exists()
+        # Stopped inside kubepar_save(): the temporary file is whole and not yet renamed.
+        return in_the_write() and any((folder / ".kubepar" / "tmp").glob("1-*")) and not (folder / "1.rds").exists()
 
     # retries: 0, so only the podFailurePolicy lets the killed task run again.
     outcome = job.run(kills={1: pods.Kill(signal.SIGKILL, disruption=True, when=writing)})
     assert outcome["succeeded"] == [0, 1, 2], job.logs()
     killed = next(a for a in job.attempts if a.index == 1 and a.number == 0)
     assert killed.exit_code == -signal.SIGKILL
+    assert killed.disrupted, "the kill never landed"
     assert not list((folder / ".kubepar" / "tmp").iterdir())
     out = session_r(capture, tmp_path, cran, 'r <- kubepar_results("heavy"); cat(length(r[["1"]]$big), "\\n")')
     assert "6000000" in out
@@ -139,7 +177,7 @@ def test_without_the_disruption_rule_a_preemption_would_fail_the_task(
 ) -> None:
     job = pods.LocalJob(capture, "heavy", tmp_path, cran)
     job.ignores_disruptions = False  # what the Job would do without its podFailurePolicy
-    outcome = job.run(indices=[2], kills={2: pods.Kill(signal.SIGTERM, disruption=True, after=0.5)})
+    outcome = job.run(indices=[2], kills={2: pods.Kill(signal.SIGTERM, disruption=True, when=pause(job, "write-2"))})
     assert outcome == {"succeeded": [], "failed": [2]}
 
 
@@ -169,7 +207,7 @@ def test_a_failing_task_is_retried_then_reported_missing_not_a_crash(
 def test_python_sweeps_follow_the_same_contract(capture: render.Capture, tmp_path: Path) -> None:
     env = pods.python_path_env()
     job = pods.LocalJob(capture, "pysim", tmp_path, None, env_overrides=env)
-    outcome = job.run(kills={2: pods.Kill(signal.SIGTERM, disruption=True, after=0.05)})
+    outcome = job.run(kills={2: pods.Kill(signal.SIGTERM, disruption=True, when=pause(job, "2"))})
     assert outcome == {"succeeded": list(range(6)), "failed": []}, job.logs()
     assert [a.number for a in job.attempts if a.index == 2] == [0, 1], "the preemption did not happen"
     folder = run_dir(tmp_path, job)

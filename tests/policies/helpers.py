@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from tests.conftest import ROOT, program
+from tests.conftest import OWN_RANGE, ROOT, program
 
 sys.path.insert(0, str(ROOT / "policies"))
 import kubepar_policies as kp
@@ -92,14 +93,21 @@ def violations(capture: render.Capture, level: EnforcementLevel) -> list[str]:
     return found
 
 
+EXPOSED = {"allowedSourceRanges": json.dumps([OWN_RANGE])}
+
+
 def mutated(
     stack: str,
     resource_type: str,
     pick: Callable[[render.Recorded], bool],
     change: Callable[[dict[str, Any]], None],
 ) -> list[str]:
-    """Mandatory violations of a stack's program after one resource was changed."""
-    capture = program(stack)
+    """Mandatory violations of a stack's program after one resource was changed.
+
+    ``<stack>+exposed``: the stack with the user's own range in allowedSourceRanges (a LoadBalancer).
+    """
+    name, _, variant = stack.partition("+")
+    capture = program(name, **(EXPOSED if variant == "exposed" else {}))
     clone = render.Capture(resources=[copy.deepcopy(r) for r in capture.resources])
     target = next(r for r in clone.resources if r.type == resource_type and pick(r))
     change(target.inputs)

@@ -71,8 +71,9 @@ def test_cluster_rule_passes_good_and_names_the_fix_for_bad(
 @pytest.mark.parametrize(
     ("networks", "message"),
     [
-        ([], "has no master authorized networks"),
         (["0.0.0.0/0"], "0.0.0.0/0 (the whole internet)"),
+        # IPv4-mapped IPv6 is IPv4 to Kubernetes and Go: the whole IPv4 internet.
+        (["::ffff:0:0/96"], "0.0.0.0/0 (the whole internet)"),
         (["0.0.0.0/1", "128.0.0.0/1"], "together they open 0.0.0.0/0"),
         (["::/1", "8000::/1"], "together they open ::/0"),
         (["10.0.0.0/8"], "wider than /16"),
@@ -83,6 +84,15 @@ def test_authorized_networks_are_held_to_the_shared_floor(networks: list[str], m
     cluster = {"masterAuthorizedNetworksConfig": {"cidrBlocks": [{"cidrBlock": n} for n in networks]}}
     found = check("gke-master-authorized-networks", CLUSTER, cluster)
     assert any(message in m for m in found), found
+
+
+def test_a_cluster_without_the_authorized_networks_block_answers_everyone_and_is_refused() -> None:
+    found = check("gke-master-authorized-networks", CLUSTER, {})
+    assert any("has no master authorized networks block" in m for m in found), found
+    # The block with no ranges closes the IP endpoint to outside addresses: the DNS endpoint is the way in.
+    assert (
+        check("gke-master-authorized-networks", CLUSTER, {"masterAuthorizedNetworksConfig": {"cidrBlocks": []}}) == []
+    )
 
 
 def test_public_google_cloud_addresses_may_not_reach_the_api() -> None:

@@ -15,6 +15,7 @@ from tests.conftest import ROOT, STACKS, program
 from tests.policies.helpers import (
     CLUSTER,
     DEPLOYMENT,
+    EXPOSED,
     NETWORK_POLICY,
     POOL,
     SERVICE,
@@ -76,7 +77,7 @@ def _scheduler_endpoint(r: render.Recorded) -> bool:
     ("stack", "resource_type", "pick", "change", "rule"),
     [
         (
-            "dev",
+            "dev+exposed",
             SERVICE,
             lambda r: r.inputs["spec"]["type"] == "LoadBalancer",
             _set("spec.loadBalancerSourceRanges", ["0.0.0.0/1", "128.0.0.0/1"]),
@@ -161,7 +162,7 @@ def test_one_field_changed_makes_the_matching_rule_fire(
 
 
 def test_a_configured_worker_port_stays_private_with_the_default_pack_config() -> None:
-    capture = program("dev", workerPort="12000")
+    capture = program("dev", workerPort="12000", **EXPOSED)
     found = mutated("dev", SERVICE, _scheduler_endpoint, _public_worker_service)
     assert any(m.startswith("no-public-worker-port: ") for m in found)
     clone = render.Capture(resources=list(capture.resources))
@@ -186,12 +187,12 @@ def test_policy_names_are_unique_and_every_rule_is_in_one_family() -> None:
     assert sorted(in_families) == sorted(names)
 
 
-def test_every_rule_is_named_by_a_test_and_in_the_readme() -> None:
+def test_every_rule_is_named_by_a_test_and_in_the_guardrails_page() -> None:
     sources = "".join(path.read_text() for path in Path(__file__).parent.glob("test_*.py"))
-    readme = (ROOT / "README.md").read_text()
+    page = (ROOT / "docs" / "guardrails.md").read_text()
     for policy in kp.ALL_POLICIES:
         assert f'"{policy.name}"' in sources, f"no test names {policy.name}"
-        assert f"`{policy.name}`" in readme, f"README's Guardrails section does not list {policy.name}"
+        assert f"`{policy.name}`" in page, f"docs/guardrails.md does not list {policy.name}"
 
 
 def test_the_pack_constructs_and_serves() -> None:

@@ -4,7 +4,8 @@ The Python twin of kubepar-sweep.R: marks the task running, runs the user's
 script (which may ``import kubepar_sweep`` and call ``task()``/``save()``),
 then marks it failed (with the error) or done; exits 1 on failure so the
 Job's per-index retry takes over. A script that never calls ``save()`` has
-the value of its module-level ``result`` saved, if it defines one.
+the value of its module-level ``result`` saved, if it defines one. A task
+whose result exists is not run again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ def main() -> int:
     if not script or not results or not index.isdigit():
         print("kubepar-sweep: KUBEPAR_SCRIPT, KUBEPAR_RESULTS and KUBEPAR_TASK must be set", file=sys.stderr)
         return 2
+    if (Path(results) / f"{index}.pkl").exists():
+        # Done before: the run id guarantees the same inputs (a replaced Job re-runs every index).
+        print(f"kubepar-sweep: task {index} already has its result; nothing to do")
+        return 0
     state = Path(results) / ".kubepar"
     for folder in ("running", "failed", "tmp"):
         (state / folder).mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,10 @@ already <- rownames(installed.packages(lib.loc = library_dir))
 wanted <- setdiff(packages, already)
 if (length(wanted) > 0L) {
   withCallingHandlers(
+    # The pod's CPU limit (KUBEPAR_INSTALL_CPUS), not detectCores(): that counts the node's CPUs.
     install.packages(wanted, lib = library_dir, quiet = TRUE,
-                     Ncpus = max(1L, parallel::detectCores(logical = FALSE), na.rm = TRUE)),
+                     Ncpus = max(1L, suppressWarnings(as.integer(Sys.getenv("KUBEPAR_INSTALL_CPUS", "1"))),
+                                 na.rm = TRUE)),
     warning = function(w) {
       message("kubepar: ", conditionMessage(w))
       invokeRestart("muffleWarning")

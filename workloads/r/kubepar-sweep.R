@@ -10,7 +10,7 @@
 # Owns: one task's bookkeeping and exit status. Not: retries (the Job's
 # backoffLimitPerIndex) or preemptions (its podFailurePolicy ignores them).
 # Invariant: a task's result file is whole or absent; a retry overwrites only
-# its own task's files.
+# its own task's files; a task whose result exists is never run again.
 
 script <- Sys.getenv("KUBEPAR_SCRIPT")
 results <- Sys.getenv("KUBEPAR_RESULTS")
@@ -31,13 +31,20 @@ if (!file.exists(manifest)) {
                        started = format(as.numeric(Sys.time()), nsmall = 3)), tmp)
   file.rename(tmp, manifest)
 }
+# A task with a result is done: the run id guarantees the same inputs, so a
+# replaced or re-created Job (a parallelism change, a deleted Job) costs a
+# pod start per finished task, not the sweep.
+result_file <- file.path(results, sprintf("%d.rds", task))
+if (file.exists(result_file)) {
+  message(sprintf("kubepar-sweep: task %d already has its result; nothing to do", task))
+  quit(status = 0)
+}
 # What an earlier, killed attempt of this task left behind.
 unlink(list.files(file.path(state, "tmp"), pattern = sprintf("^%d-", task), full.names = TRUE))
 marker <- function(kind) file.path(state, kind, as.character(task))
 writeLines(format(Sys.time(), tz = "UTC"), marker("running"))
 
 invisible(kubepar_task())
-result_file <- file.path(results, sprintf("%d.rds", task))
 outcome <- tryCatch(list(value = source(script, local = new.env(parent = globalenv()))$value),
                     error = function(e) e)
 if (inherits(outcome, "error")) {

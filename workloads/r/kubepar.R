@@ -21,6 +21,56 @@ local({
   if (nzchar(cran)) options(repos = c(CRAN = cran))
 })
 
+# System libraries the pod's init container fetched (hiredis for redux). An
+# RStudio session is started by rserver, which builds rsession's environment
+# itself, so the container's LD_LIBRARY_PATH does not reach the dynamic
+# loader there. Loading them here, in every R process, lets the packages that
+# link them (library(redux)) find them by their soname all the same.
+local({
+  for (dir in strsplit(Sys.getenv("KUBEPAR_SYSTEM_LIBRARY_PATH"), ":", fixed = TRUE)[[1]]) {
+    for (lib in list.files(dir, pattern = "^lib.+[.]so[.][0-9.]+$", full.names = TRUE)) {
+      try(dyn.load(lib, local = FALSE), silent = TRUE)
+    }
+  }
+})
+
+# The user's library (the session only: KUBEPAR_USER_LIBRARY, on the home
+# volume, one per R minor version). Order: kubepar's library first, so this
+# session loads exactly the packages its workers load; then the user's own,
+# ahead of the image's site and base libraries, so a newer version the user
+# installs is not silently shadowed by the image's. install.packages() without
+# `lib` installs there (kubepar's library is read-only); workers never see it.
+local({
+  user_library <- Sys.getenv("KUBEPAR_USER_LIBRARY", unset = "")
+  if (!nzchar(user_library)) return(invisible())
+  dir.create(user_library, recursive = TRUE, showWarnings = FALSE)
+  kubepar_library <- Sys.getenv("KUBEPAR_LIBRARY_DIR", unset = "")
+  first <- c(kubepar_library[nzchar(kubepar_library) & dir.exists(kubepar_library)], user_library)
+  .libPaths(unique(c(first, .libPaths())))
+  if (length(first) == 2L) {
+    own <- rownames(utils::installed.packages(user_library))
+    shadowed <- intersect(own, rownames(utils::installed.packages(first[[1]])))
+    if (length(shadowed)) {
+      message("kubepar: your library ", user_library, " has ", paste(shadowed, collapse = ", "),
+              ", which this session does not load: it loads kubepar's, the ones its workers run. ",
+              "remove.packages(c(", paste0('"', shadowed, '"', collapse = ", "), "), lib = \"", user_library,
+              "\") drops your copies; to change a version for every pod, change kubepar:packages or kubepar:cranSnapshot.")
+    }
+  }
+  user_install <- function(pkgs, lib, ...) {
+    if (missing(lib)) {
+      lib <- user_library
+      message("kubepar: installing into your library ", lib, " (on the home volume, kept across restarts). ",
+              "Workers do not see it: list packages the workers need in kubepar:packages.")
+    }
+    utils::install.packages(pkgs, lib = lib, ...)
+  }
+  # R attaches utils only after this profile ran: put the wrapper ahead of it then.
+  setHook(packageEvent("utils", "attach"), function(...) {
+    assign("install.packages", user_install, envir = attach(NULL, name = "kubepar:library"))
+  })
+})
+
 local({
   kubepar <- new.env()
   state <- new.env()

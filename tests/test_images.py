@@ -1,0 +1,59 @@
+"""Every image any stack runs, with the publisher's record that its tag exists.
+
+A tag that was never published leaves pods in ImagePullBackOff on the first
+`pulumi up`. Each entry names where the tag was checked: the publisher's own
+release list or build matrix, read on the date given. A new image or tag in
+the render fails this test until it is checked and listed here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import STACKS, containers, program
+
+CHECKED = {
+    "rocker/rstudio:4.6.1": "rocker-org/rocker-versioned2 build/args/history.tsv at 69cded5 (2026-06-30): "
+    "R 4.6.1 released 2026-06-24, the current release, built for rstudio and r-ver",
+    "rocker/r-ver:4.6.1": "rocker-org/rocker-versioned2 build/args/history.tsv at 69cded5 (2026-06-30), as above",
+    "ghcr.io/dask/dask:2026.7.1-py3.11": "dask/dask-docker .github/workflows/build.yml at 2b07a68 (2026-07-14): "
+    "release 2026.7.1 for python 3.10-3.14, tagged <release>-py<python>",
+    "ghcr.io/dask/dask-notebook:2026.7.1-py3.11": "dask/dask-docker .github/workflows/build.yml at 2b07a68, as above",
+    "valkey/valkey:8.1.8": "valkey-io/valkey-io.github.io pull request 563 (2026-06-02): Docker Hub valkey/valkey "
+    "tags 8.1.8, 8.1.8-trixie, 8.1.8-alpine",
+}
+SWEEPS = json.dumps(
+    [
+        {"name": "r", "script": "examples/sweeps/sim.R", "tasks": 2},
+        {"name": "py", "script": "examples/sweeps/sim.py", "tasks": 2},
+    ]
+)
+VARIANTS = [
+    *((stack, {}) for stack in STACKS),
+    ("dev", {"rBackend": "redis"}),
+    ("local", {"sweeps": SWEEPS}),
+    ("dask-dev", {"sweeps": SWEEPS, "packages": '["xarray==2025.1.2"]'}),
+]
+
+
+def images(stack: str, overrides: dict[str, str]) -> set[str]:
+    capture = program(stack, **overrides)
+    return {
+        container["image"]
+        for kind in ("Deployment", "Job")
+        for document in capture.kubernetes(kind)
+        for container in containers(document)
+    }
+
+
+@pytest.mark.parametrize(("stack", "overrides"), VARIANTS)
+def test_every_image_a_stack_runs_was_checked_against_its_publisher(stack: str, overrides: dict[str, str]) -> None:
+    unchecked = images(stack, overrides) - set(CHECKED)
+    assert not unchecked, f"check these tags against their publisher and list them in CHECKED: {sorted(unchecked)}"
+
+
+def test_every_checked_image_is_still_in_use() -> None:
+    used = set().union(*(images(stack, overrides) for stack, overrides in VARIANTS))
+    assert used == set(CHECKED)
