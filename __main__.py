@@ -206,7 +206,7 @@ workloads = {
             if role.home
             else None,
             queue_secret=queue.secret if queue is not None else None,
-            on_gke=settings.gke is not None,
+            on_pools=workload.worker_pool_selector,
             api_server_cidrs=api_server_cidrs,
             results=results,
         ),
@@ -224,7 +224,7 @@ sweeps = {
             namespace=namespace.name,
             service_account=namespace.service_accounts["sweep"],
             results=results,
-            on_gke=settings.gke is not None,
+            on_pools=workload.worker_pool_selector,
             api_server_cidrs=api_server_cidrs,
         ),
         opts=k8s_opts,

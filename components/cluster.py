@@ -207,6 +207,8 @@ class Cluster(pulumi.ComponentResource):
             # not look like a new cluster and replace every object.
             cluster_identifier=cluster.id,
             upsert_existing_objects=False,
+            # ConfigMaps not marked immutable update in place (the worker count); see engine_files.py.
+            enable_config_map_mutable=True,
             opts=child,
         )
 

@@ -231,7 +231,8 @@ class WorkloadSettings:
     worker_setup_timeout: int
     """Seconds one worker attempt keeps dialing before it restarts (bounds join delay)."""
     worker_pool_selector: bool
-    """Pin workers to the tainted worker pool and the scheduler to the system pool."""
+    """Place pods on kubepar's pools: workers and sweeps on the tainted worker pool, the rest on the
+    system pool (always on GKE; on an existing cluster with ``nodePools``)."""
     deletion_protection: bool
     """Protect the cluster and the home volume: ``pulumi destroy`` refuses before deleting anything."""
     replace_home: bool
@@ -758,10 +759,13 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
     gke: GkeSettings | None = None
     if platform == "gke":
         gke = _parse_gke(read, gcp_project, workers, worker_cpu, worker_memory, sweeps)
-        _check_scheduler_fits(read, gke, scheduler_cpu, scheduler_memory)
+        _check_scheduler_fits(read, gke.system_machine_type, scheduler_cpu, scheduler_memory, sidecar=True)
         _check_not_cluster_ranges(read, allowed, gke)
     elif read.string_list("masterAuthorizedNetworks"):
         read.fail("masterAuthorizedNetworks", "only applies to platform gke; remove it")
+    node_pools = platform == "gke" or read.boolean("nodePools")
+    if platform == "existing" and node_pools and not read.failed("workerCpu", "workerMemory"):
+        _check_existing_pools(read, workers, worker_cpu, worker_memory, sweeps, scheduler_cpu, scheduler_memory)
 
     deletion_protection = read.boolean("deletionProtection")
     replace_home = read.boolean("replaceHome")
@@ -785,7 +789,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
         allowed_source_ranges=allowed,
         worker_port=worker_port,
         worker_setup_timeout=setup_timeout,
-        worker_pool_selector=platform == "gke",
+        worker_pool_selector=node_pools,
         deletion_protection=deletion_protection,
         replace_home=replace_home,
         cran_snapshot=cran_snapshot,
@@ -848,15 +852,7 @@ def _parse_gke(
             if ipaddress.ip_network(ranges[first]).overlaps(ipaddress.ip_network(ranges[second])):
                 read.fail(second, f"{ranges[second]} overlaps {first} {ranges[first]}; pick disjoint ranges")
 
-    system_machine = read.text("systemMachineType")
-    worker_machine = read.text("workerMachineType")
-    for key, machine in (("systemMachineType", system_machine), ("workerMachineType", worker_machine)):
-        if quantities.machine_shape(machine) is None:
-            read.fail(
-                key,
-                f"{machine!r} is not a machine type kubepar can size "
-                "(FAMILY-standard|highmem|highcpu-N, e2-medium, FAMILY-custom-CPUS-MB)",
-            )
+    system_machine, worker_machine = _machine_types(read)
 
     weekend: tuple[str, ...] = ("SA", "SU")
     maintenance = read.parsed(
@@ -895,8 +891,13 @@ def _worker_pool_size(
     worker_cpu: str,
     worker_memory: str,
     sweeps: list[SweepSettings],
+    *,
+    sidecar: bool = True,
 ) -> tuple[int, int | None]:
-    """(worker pool ceiling, workers per node): derived, or set by hand, so workers and every sweep fit at once."""
+    """(worker pool ceiling, workers per node): derived, or set by hand, so workers and every sweep fit at once.
+
+    ``sidecar``: task pods mount the results bucket (GKE) and carry the FUSE sidecar.
+    """
     shape = quantities.machine_shape(machine)
     # 0, the default, means derived (the CLI refuses a declared key without a default).
     max_nodes = read.integer("workerPoolMaxNodes", 0, 1000, "use 1..1000, or 0 to derive it")
@@ -920,13 +921,14 @@ def _worker_pool_size(
         # Each task pod also carries the Cloud Storage FUSE sidecar.
         fit = quantities.workers_per_node(
             shape,
-            quantities.cpu_millis(sweep.cpu) + GCSFUSE_SIDECAR_CPU_MILLIS,
-            quantities.memory_bytes(sweep.memory) + GCSFUSE_SIDECAR_MEMORY_BYTES,
+            quantities.cpu_millis(sweep.cpu) + (GCSFUSE_SIDECAR_CPU_MILLIS if sidecar else 0),
+            quantities.memory_bytes(sweep.memory) + (GCSFUSE_SIDECAR_MEMORY_BYTES if sidecar else 0),
         )
         if fit == 0:
+            beside = " and the storage sidecar" if sidecar else ""
             read.fail(
                 f"sweeps[{sweep.name}].cpu",
-                f"a task pod ({sweep.cpu} CPU, {sweep.memory} and the storage sidecar) does not fit on {machine}; "
+                f"a task pod ({sweep.cpu} CPU, {sweep.memory}{beside}) does not fit on {machine}; "
                 "choose a larger workerMachineType or a smaller cpu/memory for the sweep",
             )
             continue
@@ -950,6 +952,35 @@ def _worker_pool_size(
             "lower parallelism or choose a larger workerMachineType",
         )
     return max(1, min(needed, MAX_DERIVED_POOL_NODES)), per_node
+
+
+def _machine_types(read: _Reader) -> tuple[str, str]:
+    """(system, worker) machine types, each one kubepar can size."""
+    machines = (read.text("systemMachineType"), read.text("workerMachineType"))
+    for key, machine in zip(("systemMachineType", "workerMachineType"), machines, strict=True):
+        if quantities.machine_shape(machine) is None:
+            read.fail(
+                key,
+                f"{machine!r} is not a machine type kubepar can size "
+                "(FAMILY-standard|highmem|highcpu-N, e2-medium, FAMILY-custom-CPUS-MB)",
+            )
+    return machines
+
+
+def _check_existing_pools(
+    read: _Reader, workers: int, worker_cpu: str, worker_memory: str, sweeps: list[SweepSettings], cpu: str, memory: str
+) -> None:
+    """platform existing with nodePools: the cluster's pools are fixed, so what runs must fit them now."""
+    system_machine, worker_machine = _machine_types(read)
+    if not read.failed("workerPoolMaxNodes") and read.text("workerPoolMaxNodes") in ("", "0"):
+        read.fail(
+            "workerPoolMaxNodes",
+            "with nodePools on an existing cluster, set it to the number of worker nodes the cluster has; "
+            "kubepar checks that workers and sweeps fit on them",
+        )
+        return
+    _worker_pool_size(read, worker_machine, workers, worker_cpu, worker_memory, sweeps, sidecar=False)
+    _check_scheduler_fits(read, system_machine, cpu, memory, sidecar=False)
 
 
 def _check_not_cluster_ranges(read: _Reader, allowed: tuple[str, ...], gke: GkeSettings) -> None:
@@ -980,20 +1011,26 @@ def unknown_keys(keys: list[str]) -> list[str]:
     return problems
 
 
-def _check_scheduler_fits(read: _Reader, gke: GkeSettings, cpu: str, memory: str) -> None:
-    """The scheduler (and the Dask notebook) must fit on one system node, or it stays Pending."""
-    shape = quantities.machine_shape(gke.system_machine_type)
+def _check_scheduler_fits(read: _Reader, machine: str, cpu: str, memory: str, *, sidecar: bool) -> None:
+    """The scheduler (and the Dask notebook) must fit on one system node, or it stays Pending.
+
+    ``sidecar``: the session mounts the results bucket (GKE), so the FUSE sidecar sits beside it.
+    """
+    shape = quantities.machine_shape(machine)
     if shape is None or read.failed("schedulerCpu", "schedulerMemory"):
         return
-    # On GKE the session mounts the results bucket: the FUSE sidecar sits beside it.
-    cpu_needed = quantities.cpu_millis(cpu) + GCSFUSE_SIDECAR_CPU_MILLIS
-    memory_needed = quantities.memory_bytes(memory) + GCSFUSE_SIDECAR_MEMORY_BYTES
+    cpu_needed = quantities.cpu_millis(cpu) + (GCSFUSE_SIDECAR_CPU_MILLIS if sidecar else 0)
+    memory_needed = quantities.memory_bytes(memory) + (GCSFUSE_SIDECAR_MEMORY_BYTES if sidecar else 0)
     if quantities.workers_per_node(shape, cpu_needed, memory_needed) == 0:
         cpu_left, memory_left = quantities.allocatable(shape)
+        beside = (
+            f", and the storage sidecar's {GCSFUSE_SIDECAR_CPU_MILLIS}m, {GCSFUSE_SIDECAR_MEMORY_BYTES // 1024**2}Mi"
+            if sidecar
+            else ""
+        )
         read.fail(
             "schedulerMemory" if memory_needed > memory_left else "schedulerCpu",
-            f"the scheduler ({cpu} CPU, {memory}, and the storage sidecar's {GCSFUSE_SIDECAR_CPU_MILLIS}m, "
-            f"{GCSFUSE_SIDECAR_MEMORY_BYTES // 1024**2}Mi) does not fit on a {gke.system_machine_type} system node, "
+            f"the scheduler ({cpu} CPU, {memory}{beside}) does not fit on a {machine} system node, "
             f"which has {cpu_left}m CPU and {memory_left // 1024**2}Mi left after GKE's reservations; "
             "its pod would stay Pending. Lower schedulerCpu/schedulerMemory or choose a larger systemMachineType",
         )

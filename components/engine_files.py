@@ -1,11 +1,13 @@
 """Engine files: the scripts that run inside the pods, and the live worker count.
 
 Owns: two ConfigMaps. ``scripts`` holds the engine's files under
-``workloads/`` verbatim; it is auto-named, so a changed script gets a new
-ConfigMap and the pods that mount it roll. ``settings`` holds the worker
-count under a fixed name, so a new count replaces its content in place: no
-pod spec changes, nothing restarts, and the R session reads the new count at
-the next ``kubepar_plan()``.
+``workloads/`` verbatim; it is immutable and auto-named, so a changed script
+gets a new ConfigMap and the pods that mount it roll. ``settings`` holds the
+worker count; it is mutable (the providers enable mutable ConfigMaps, and
+pulumi-kubernetes otherwise replaces a ConfigMap whose data changes, which
+would change the session's pod spec and restart RStudio), so a new count is
+an update in place: no pod spec changes, nothing restarts, and the R session
+reads the new count at the next ``kubepar_plan()``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class EngineFiles(pulumi.ComponentResource):
             f"{name}-scripts",
             metadata=object_meta(args.namespace, namespace_labels(args.stack)),
             data=args.files,
+            # New scripts, new ConfigMap: the pods that run them roll.
+            immutable=True,
             opts=child,
         )
         settings = k8s.core.v1.ConfigMap(
@@ -52,6 +56,7 @@ class EngineFiles(pulumi.ComponentResource):
             # does not change any pod spec (and restarts nothing).
             metadata=object_meta(args.namespace, namespace_labels(args.stack), name=SETTINGS_NAME),
             data={WORKERS_KEY: f"{args.workers}\n"},
+            immutable=False,
             opts=child,
         )
         self.scripts_config_map = scripts.metadata.name

@@ -204,7 +204,7 @@ def pod_spec(
     settings_config_map: pulumi.Input[str],
     password_secret: pulumi.Input[str] | None,
     home_claim: pulumi.Input[str] | None,
-    on_gke: bool,
+    on_pools: bool,
     results_volume: dict[str, Any] | None = None,
     results_read_only: bool = True,
     queue_secret: pulumi.Input[str] | None = None,
@@ -306,7 +306,7 @@ def pod_spec(
     if installer is not None:
         libraries = [_libraries_container(engine, role)] if installer.system_libraries else []
         spec["init_containers"] = [*libraries, _installer_container(engine, role)]
-    if on_gke:
+    if on_pools:
         spec["node_selector"] = {POOL_LABEL: role.pool}
         if role.pool == "workers":
             spec["tolerations"] = [

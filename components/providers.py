@@ -58,4 +58,6 @@ def existing_cluster_provider(name: str, context: str | None) -> k8s.Provider:
         context=context,
         # A stack must never adopt objects it did not create.
         upsert_existing_objects=False,
+        # ConfigMaps not marked immutable update in place (the worker count); see engine_files.py.
+        enable_config_map_mutable=True,
     )

@@ -48,8 +48,8 @@ class SweepArgs:
     """The sweeps' ServiceAccount: the one the results store grants write access to."""
     results: ResultsStore
     """Where results go: mounted read-write at /results."""
-    on_gke: bool = False
-    """Pin task pods to the (Spot) worker pool."""
+    on_pools: bool = False
+    """Place task pods on the (Spot) worker pool (GKE, or an existing cluster with nodePools)."""
     api_server_cidrs: pulumi.Input[list[str]] | None = None
     """Excluded from the pods' internet egress, as for every other role."""
 
@@ -106,7 +106,7 @@ class Sweep(pulumi.ComponentResource):
             settings_config_map="",
             password_secret=None,
             home_claim=None,
-            on_gke=args.on_gke,
+            on_pools=args.on_pools,
             results_volume=args.results.volume(read_only=False, uid=plan.role.run_as_user, gid=plan.role.run_as_user),
             results_read_only=False,
         )

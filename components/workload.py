@@ -47,8 +47,8 @@ class WorkloadArgs:
     """The stack's password, a Pulumi secret; needed when the role has ``password_env``."""
     home_claim: pulumi.Input[str] | None = None
     """Name of the home PersistentVolumeClaim; needed when the role has ``home``."""
-    on_gke: bool = False
-    """Pin pods to the GKE pool the role names."""
+    on_pools: bool = False
+    """Place pods on kubepar's pool the role names (GKE, or an existing cluster with nodePools)."""
     api_server_cidrs: pulumi.Input[list[str]] | None = None
     """The API server's public address(es) as /32s: excluded from every pod's internet egress."""
     queue_secret: pulumi.Input[str] | None = None
@@ -99,7 +99,7 @@ class Workload(pulumi.ComponentResource):
             settings_config_map=args.settings_config_map,
             password_secret=password_secret,
             home_claim=args.home_claim,
-            on_gke=args.on_gke,
+            on_pools=args.on_pools,
             queue_secret=args.queue_secret,
             results_volume=None
             if results is None

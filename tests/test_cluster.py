@@ -194,3 +194,16 @@ def test_deletion_protection_protects_the_cluster_in_pulumi_too() -> None:
 def test_kubeconfig_uses_the_same_identity_as_the_gcp_provider() -> None:
     document = yaml.safe_load(gke_kubeconfig("c", "192.0.2.1", "Y2E="))
     assert document["users"][0]["user"]["exec"]["args"] == ["--use_application_default_credentials"]
+
+
+def test_the_worker_count_updates_in_place_and_scripts_replace_their_config_map() -> None:
+    # pulumi-kubernetes replaces a ConfigMap whose data changes unless its
+    # provider allows mutable ConfigMaps and the ConfigMap is not immutable:
+    # a replaced settings ConfigMap would change RStudio's pod spec.
+    for stack in ("dev", "local"):
+        capture = program(stack)
+        provider = only([p for p in capture.providers if p.type == "pulumi:providers:kubernetes"])
+        assert provider.inputs["enableConfigMapMutable"] == "true"
+        maps = {r.name: r.inputs for r in capture.of_type("kubernetes:core/v1:ConfigMap")}
+        assert maps["kubepar-files-settings"]["immutable"] is False
+        assert maps["kubepar-files-scripts"]["immutable"] is True

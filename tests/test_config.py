@@ -419,3 +419,29 @@ def test_unknown_key_without_a_close_match_points_to_pulumi_yaml() -> None:
         "kubepar:zzz: not a kubepar setting, so it would do nothing; see Pulumi.yaml for the keys kubepar reads "
         "(remove or rename it)"
     ]
+
+
+# ------------------------------------------------------------- an existing cluster with kubepar's pools
+
+POOLS: dict[str, Any] = {
+    "platform": "existing",
+    "nodePools": "true",
+    "workerPoolMaxNodes": "2",
+    "masterAuthorizedNetworks": None,
+}
+
+
+def test_existing_pools_place_pods_and_need_the_worker_node_count() -> None:
+    assert parse(None, **POOLS).workload.worker_pool_selector is True
+    found = problems(None, **{**POOLS, "workerPoolMaxNodes": "0"})
+    assert any(p.startswith("kubepar:workerPoolMaxNodes: with nodePools on an existing cluster, set it") for p in found)
+
+
+def test_on_existing_pools_what_cannot_fit_is_refused_before_anything_is_created() -> None:
+    found = problems(None, **{**POOLS, "workers": "10"})
+    assert any(
+        p.startswith("kubepar:workerPoolMaxNodes: 2 e2-standard-4 nodes cannot hold everything that runs at once")
+        for p in found
+    ), found
+    found = problems(None, **{**POOLS, "schedulerMemory": "15Gi"})
+    assert any(p.startswith("kubepar:schedulerMemory: the scheduler (2 CPU, 15Gi) does not fit") for p in found)

@@ -83,6 +83,7 @@ DASK_PRIVATE_NAMES = (DASK_NAMES - {("kubernetes:networking.k8s.io/v1:NetworkPol
 }
 EXPECTED_NAMES = {
     "local": R_NAMES | LOCAL_NAMES,
+    "kwok": R_NAMES | LOCAL_NAMES,
     "dev": GKE_NAMES | R_NAMES | SWEEP_NAMES,
     "prod": GKE_NAMES | R_NAMES,
     "dask-dev": GKE_NAMES | DASK_PRIVATE_NAMES,

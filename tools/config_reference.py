@@ -23,7 +23,7 @@ for one stack with `make config STACK=dev SET="workers=8"` (or in
 `Pulumi.<stack>.yaml`), then `make up STACK=dev`. Lists (`packages`,
 `allowedSourceRanges`, `masterAuthorizedNetworks`, `sweeps`) are YAML lists
 in the stack file. The password is the one secret: set it with
-`pulumi config set --secret password` (kubepar refuses it in plain text).
+`make config-secret KEY=password` (kubepar refuses it in plain text).
 
 | key | type | default | what it does |
 | --- | --- | --- | --- |

@@ -1,0 +1,12 @@
+// etcd, the Kubernetes API server's store, built from its published server module.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() {
+	etcdmain.Main(os.Args)
+}

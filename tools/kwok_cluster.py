@@ -1,0 +1,122 @@
+"""The nodes and storage of the local control plane `make cluster` starts, shaped like a stack's GKE pools.
+
+Owns: Node objects for kwok to simulate (one system node and
+``workerPoolMaxNodes`` worker nodes of the stack's machine types, with the
+labels and taint kubepar's GKE pools carry and the allocatable CPU and memory
+GKE leaves on those machine types), and a default StorageClass with
+pre-made volumes, so claims bind as a cloud's provisioner would bind them.
+Does not: start anything (engine/cluster.sh does) or touch a real cluster.
+
+Usage: python tools/kwok_cluster.py STACK > manifests.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT)]
+
+import render  # noqa: E402
+
+from components import quantities  # noqa: E402
+from components.labels import POOL_LABEL, WORKER_TAINT_KEY  # noqa: E402
+
+# Volumes the storage class offers (each claim binds one for good: a released one is kept,
+# as a cloud disk would be): enough for a few dozen stacks of home, results and queue claims.
+VOLUMES = 64
+VOLUME_SIZE = "200Gi"
+PODS_PER_NODE = 110
+
+
+def node(name: str, pool: str, machine_type: str, spot: bool) -> dict[str, Any]:
+    shape = quantities.machine_shape(machine_type)
+    assert shape is not None, machine_type
+    # What GKE leaves for pods (its reservations), not counting its own DaemonSets: kwok runs none.
+    cpu = shape.vcpus * 1000 - quantities.gke_reserved_cpu_millis(shape.vcpus)
+    memory = shape.memory_bytes - quantities.gke_reserved_memory_bytes(shape.memory_bytes)
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "node.kubernetes.io/instance-type": machine_type,
+        "cloud.google.com/gke-nodepool": pool,
+        POOL_LABEL: pool,
+        "type": "kwok",
+    }
+    if spot:
+        labels["cloud.google.com/gke-spot"] = "true"
+    taints = [{"key": WORKER_TAINT_KEY, "value": "true", "effect": "NoSchedule"}] if pool == "workers" else []
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        # kwok simulates the nodes with this annotation (its pods become Running and Ready).
+        "metadata": {"name": name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
+        "spec": {"taints": taints},
+        "status": {
+            "capacity": {"cpu": str(shape.vcpus), "memory": str(shape.memory_bytes), "pods": str(PODS_PER_NODE)},
+            "allocatable": {"cpu": f"{cpu}m", "memory": str(memory), "pods": str(PODS_PER_NODE)},
+        },
+    }
+
+
+def storage(volume_dir: Path) -> list[dict[str, Any]]:
+    documents: list[dict[str, Any]] = [
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": "standard",
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "Immediate",
+            "reclaimPolicy": "Delete",
+        }
+    ]
+    for index in range(VOLUMES):
+        documents.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": f"kwok-volume-{index}"},
+                "spec": {
+                    "storageClassName": "standard",
+                    "capacity": {"storage": VOLUME_SIZE},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    # Never mounted: kwok's pods run no containers.
+                    "hostPath": {"path": str(volume_dir / str(index))},
+                },
+            }
+        )
+    return documents
+
+
+def manifests(stack: str, volume_dir: Path) -> list[dict[str, Any]]:
+    config, _ = render.stack_config(stack)
+    workers = int(config.get("kubepar:workerPoolMaxNodes", "0")) or 1
+    spot = config.get("kubepar:spot", "true") == "true"
+    documents = [node("kwok-system-0", "system", config["kubepar:systemMachineType"], spot=False)]
+    documents += [
+        node(f"kwok-workers-{i}", "workers", config["kubepar:workerMachineType"], spot=spot) for i in range(workers)
+    ]
+    return documents + storage(volume_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stack", nargs="?", default="kwok")
+    parser.add_argument("--volumes", type=Path, default=ROOT / "build" / "cluster" / "volumes")
+    args = parser.parse_args(argv)
+    sys.stdout.write(yaml.safe_dump_all(manifests(args.stack, args.volumes), sort_keys=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

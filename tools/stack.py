@@ -1,0 +1,123 @@
+"""Run the real program under the real Pulumi CLI, through Pulumi's Automation API.
+
+Owns: a stack of the project in ``work_dir`` (its Pulumi.yaml and
+Pulumi.<stack>.yaml, as the CLI reads them) on a file backend, run by the CLI
+in build/engine/bin (or the one on PATH) with the plugins beside it and no
+plugin downloads. The program is the project's own __main__.py, run by the
+Python SDK's in-process language server (an Automation API inline program):
+the CLI built here has no Python language host, because the module proxy does
+not serve it (docs/engine.md). Does not: run the policy pack through the CLI
+(policy packs need that language host); `preview`/`up` first check the pack
+against the render of the same config instead, and say so.
+
+Usage: python tools/stack.py preview|up|destroy [--stack kwok] [--yes] [--expect-no-changes]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from pulumi import automation as auto
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINE_BIN = ROOT / "build" / "engine" / "bin"
+KUBECONFIG = ROOT / "build" / "cluster" / "kubeconfig"
+PROJECT = "kubepar"
+
+
+def engine_env(state: Path, kubeconfig: Path | None = KUBECONFIG) -> dict[str, str]:
+    """The CLI's environment: the built engine first on PATH, a file backend, no downloads or update checks."""
+    env = {
+        "PATH": f"{ENGINE_BIN}:{os.environ.get('PATH', '')}",
+        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_HOME": str(state / ".pulumi-home"),
+    }
+    if kubeconfig is not None:
+        env["KUBECONFIG"] = str(kubeconfig)
+    return env
+
+
+def program_of(work_dir: Path) -> Callable[[], None]:
+    """The project's __main__.py as an inline program: what `pulumi up` would run."""
+
+    def program() -> None:
+        if str(work_dir) not in sys.path:
+            sys.path.insert(0, str(work_dir))
+        runpy.run_path(str(work_dir / "__main__.py"), run_name="__main__")
+
+    return program
+
+
+def stack(
+    name: str,
+    work_dir: Path = ROOT,
+    state: Path = ROOT / ".pulumi-state",
+    env: Mapping[str, str] | None = None,
+    kubeconfig: Path | None = KUBECONFIG,
+) -> auto.Stack:
+    """The stack ``name`` of the project in ``work_dir``, created in the file backend at ``state`` if new."""
+    state.mkdir(parents=True, exist_ok=True)
+    cli = ENGINE_BIN / "pulumi"
+    command = auto.PulumiCommand(root=str(ENGINE_BIN.parent), skip_version_check=True) if cli.exists() else None
+    options = auto.LocalWorkspaceOptions(
+        work_dir=str(work_dir),
+        pulumi_command=command,
+        env_vars={**engine_env(state, kubeconfig), **(env or {})},
+    )
+    return auto.create_or_select_stack(
+        stack_name=name, project_name=PROJECT, program=program_of(work_dir), opts=options
+    )
+
+
+def _check_pack_on_render(stack_name: str) -> None:
+    """The policy pack against the render of the same config (the CLI here cannot run it)."""
+    sys.path[:0] = [str(ROOT), str(ROOT / "tools"), str(ROOT / "policies")]
+    import render
+    from pulumi_policy import EnforcementLevel
+
+    from tests.policies.helpers import violations
+
+    found = violations(render.run_program(stack_name), EnforcementLevel.MANDATORY)
+    if found:
+        raise SystemExit("policy pack: mandatory violations:\n  " + "\n  ".join(found))
+    print("policy pack: no mandatory violation (checked on the render; the CLI here cannot run policy packs)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["preview", "up", "destroy"])
+    parser.add_argument("--stack", default="kwok")
+    parser.add_argument("--yes", action="store_true", help="do not ask before changing anything")
+    parser.add_argument("--expect-no-changes", action="store_true")
+    args = parser.parse_args(argv)
+    if "PULUMI_CONFIG_PASSPHRASE" not in os.environ:
+        print("stack: set PULUMI_CONFIG_PASSPHRASE (it encrypts the stack's secrets)", file=sys.stderr)
+        return 2
+    selected = stack(args.stack)
+    if args.command == "destroy":
+        selected.destroy(on_output=print)
+        return 0
+    _check_pack_on_render(args.stack)
+    if args.command == "preview" or not args.yes:
+        selected.preview(on_output=print, expect_no_changes=args.expect_no_changes, diff=True)
+        if args.command == "preview":
+            return 0
+        if input("Do you want to perform this update? [yes/no] ").strip() != "yes":
+            return 1
+    selected.up(on_output=print, expect_no_changes=args.expect_no_changes)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except auto.CommandError as error:
+        print(f"stack: {error}", file=sys.stderr)
+        sys.exit(1)
