@@ -67,16 +67,18 @@ e2e: venv
 ## What-ifs: make render STACK=dev SET="kubepar:rBackend=redis kubepar:workers=8"
 SET ?=
 render: venv
-	$(PY) tools/render.py $(STACK) $(foreach setting,$(SET),--set $(setting))
+	$(PY) -m tools.render $(STACK) $(foreach setting,$(SET),--set $(setting))
 
 render-all: venv
-	@for stack in $(STACKS); do $(PY) tools/render.py $$stack || exit 1; done
+	@for stack in $(STACKS); do $(PY) -m tools.render $$stack || exit 1; done
 
 POLICY_VENV := policies/venv
 
 $(POLICY_VENV)/.installed: policies/requirements.txt
 	$(PYTHON) -m venv $(POLICY_VENV)
 	$(POLICY_VENV)/bin/pip install -q -r policies/requirements.txt -c constraints.txt
+	# The pack imports kubepar's ground floor (components/ground): a .pth file puts the project on its path.
+	echo "$(CURDIR)" > $$($(POLICY_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/kubepar.pth
 	touch $@
 
 PULUMI_CHECK = @command -v $(PULUMI) >/dev/null || { echo "pulumi CLI not found: https://www.pulumi.com/docs/install/"; exit 1; }
@@ -87,7 +89,7 @@ ifeq ($(STACK),kwok)
 # control plane, through the Automation API (tools/stack.py): that CLI has no Python
 # language host, so the policy pack is checked on the render of the same config.
 up preview destroy: venv engine
-	$(PY) tools/stack.py $@ --stack kwok $(ARGS)
+	$(PY) -m tools.stack $@ --stack kwok $(ARGS)
 else
 ## pulumi up on $(STACK) (default: local, the current kubectl context), with the guardrails.
 up: venv $(POLICY_VENV)/.installed
@@ -137,11 +139,11 @@ forward:
 
 ## docs/configuration.md from Pulumi.yaml (a test fails when they differ).
 docs: venv
-	$(PY) tools/config_reference.py --write docs/configuration.md
+	$(PY) -m tools.config_reference --write docs/configuration.md
 
 ## Benchmarks: rewrites BENCHMARKS.md (takes about 7 minutes).
 bench: venv
-	$(PY) tools/bench.py --write BENCHMARKS.md
+	$(PY) -m tools.bench --write BENCHMARKS.md
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -37,7 +37,7 @@ up)
             --kube-authorization --kube-admission \
             --kubeconfig "$dir/kubeconfig" --wait 3m
     fi
-    "$python" "$root/tools/kwok_cluster.py" "$stack" --volumes "$dir/volumes" \
+    (cd "$root" && "$python" -m tools.kwok_cluster "$stack" --volumes "$dir/volumes") \
         | "$bin/kubectl" --kubeconfig "$dir/kubeconfig" apply -f - >/dev/null
     "$bin/kubectl" --kubeconfig "$dir/kubeconfig" get nodes
     ;;

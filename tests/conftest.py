@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-for path in (ROOT, ROOT / "tools"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from components.ground.project import PROJECT_ROOT, stack_names
+from tools import harness
 
-import render  # noqa: E402  (tools/ is put on the path above)
-
+# pytest puts the project root on the path (tests/ is a package): components,
+# tools and policies import as packages, with no path edits.
+ROOT = PROJECT_ROOT
 # Every shipped stack, from the stack files themselves.
-STACKS = tuple(sorted(path.name[len("Pulumi.") : -len(".yaml")] for path in ROOT.glob("Pulumi.*.yaml")))
+STACKS = tuple(stack_names())
 # A user's own public address and range, as tests give them (the shipped stacks
 # set none, and config refuses the documentation ranges). Nothing contacts them.
 OWN_ADDRESS = "81.2.69.7"
 OWN_RANGE = "81.2.69.0/24"
-_cache: dict[tuple[str, str], render.Capture] = {}
+_cache: dict[tuple[str, str], harness.Capture] = {}
 
 
-def program(stack: str, **overrides: Any) -> render.Capture:
+def program(stack: str, **overrides: Any) -> harness.Capture:
     """The whole program for ``stack`` with config overrides (bare keys), cached."""
     # JSON text for structured keys, as tests write them, is what the stack file holds as YAML.
     config = {
@@ -35,12 +32,12 @@ def program(stack: str, **overrides: Any) -> render.Capture:
     }
     key = (stack, json.dumps(config, sort_keys=True))
     if key not in _cache:
-        _cache[key] = render.run_program(stack, config)
+        _cache[key] = harness.run_program(stack, config)
     return _cache[key]
 
 
 @pytest.fixture
-def run_program() -> Callable[..., render.Capture]:
+def run_program() -> Callable[..., harness.Capture]:
     return program
 
 

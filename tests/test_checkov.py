@@ -17,8 +17,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, STACKS, program
-
-import render  # isort: skip
+from tools import harness
 
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 CONFIG = ROOT / ".checkov.yaml"
@@ -43,7 +42,7 @@ def _failed(report: dict[str, Any]) -> list[str]:
 def test_render_has_no_failed_checkov_check(stack: str, with_config: bool, tmp_path: Path) -> None:
     render_dir, empty = tmp_path / "render", tmp_path / "elsewhere"
     empty.mkdir()
-    render.write_render(program(stack), render_dir)
+    harness.write_render(program(stack), render_dir)
     report = run_checkov(render_dir / "kubernetes.yaml", with_config=with_config, cwd=ROOT if with_config else empty)
     assert _failed(report) == []
     assert report["summary"]["passed"] > 100, "checkov checked almost nothing"
@@ -55,7 +54,7 @@ def test_render_has_no_failed_checkov_check(stack: str, with_config: bool, tmp_p
 
 
 def test_the_redis_backend_has_no_failed_checkov_check(tmp_path: Path) -> None:
-    render.write_render(program("dev", rBackend="redis"), tmp_path)
+    harness.write_render(program("dev", rBackend="redis"), tmp_path)
     report = run_checkov(tmp_path / "kubernetes.yaml", with_config=False, cwd=tmp_path)
     assert _failed(report) == []
     assert report["summary"]["resource_count"] > 30
@@ -67,7 +66,7 @@ def test_the_config_file_skips_nothing() -> None:
 
 
 def _documents(stack: str, tmp_path: Path) -> list[dict[str, Any]]:
-    render.write_render(program(stack), tmp_path)
+    harness.write_render(program(stack), tmp_path)
     return list(yaml.safe_load_all((tmp_path / "kubernetes.yaml").read_text()))
 
 

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
+from components.ground.project import project_file
 from tests.conftest import ROOT, STACKS
+from tools import harness
 
-import render  # isort: skip
-
-PROJECT = render.project_file()
+PROJECT = project_file()
 
 
 def stack_values(stack: str) -> dict[str, Any]:
@@ -27,8 +27,8 @@ def stack_values(stack: str) -> dict[str, Any]:
 
 
 def refusal(project: dict[str, Any], values: dict[str, Any], stack: str = "dev") -> str:
-    with pytest.raises(render.CliConfigError) as caught:
-        render.apply_project_config(project, stack, values)
+    with pytest.raises(harness.CliConfigError) as caught:
+        harness.apply_project_config(project, stack, values)
     return str(caught.value)
 
 
@@ -38,7 +38,7 @@ def with_keys(**keys: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_shipped_stack_passes_the_clis_rules(stack: str) -> None:
-    merged = render.apply_project_config(PROJECT, stack, stack_values(stack))
+    merged = harness.apply_project_config(PROJECT, stack, stack_values(stack))
     # Every key kubepar reads reaches the program, from the stack or its default.
     assert {f"kubepar:{key}" for key in PROJECT["config"]} <= set(merged)
 
@@ -48,7 +48,7 @@ def test_every_declared_key_has_a_default_so_no_stack_must_set_it() -> None:
 
 
 def test_a_stack_of_only_its_name_passes() -> None:
-    render.apply_project_config(PROJECT, "fresh", {})
+    harness.apply_project_config(PROJECT, "fresh", {})
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_a_null_default_is_no_default_and_another_projects_key_is_never_required
         refusal(with_keys(x={"type": "integer", "default": None}), {})
         == "Stack 'dev' is missing configuration value 'x'"
     )
-    render.apply_project_config(with_keys(**{"gcp:project": {"value": "p"}}), "dev", {})
+    harness.apply_project_config(with_keys(**{"gcp:project": {"value": "p"}}), "dev", {})
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_a_stack_value_of_the_wrong_type_is_refused(spec: dict[str, Any], value:
     ],
 )
 def test_values_the_cli_accepts_pass(spec: dict[str, Any], value: Any) -> None:
-    assert render.apply_project_config(with_keys(key=spec), "dev", {"kubepar:key": value})["kubepar:key"] == value
+    assert harness.apply_project_config(with_keys(key=spec), "dev", {"kubepar:key": value})["kubepar:key"] == value
 
 
 def test_a_secret_key_given_in_plain_text_is_refused() -> None:
@@ -111,7 +111,7 @@ def test_a_secret_key_given_in_plain_text_is_refused() -> None:
     assert refusal(project, {"kubepar:token": "hunter2hunter2"}) == (
         "Stack 'dev' with configuration key 'token' must be encrypted as it's secret"
     )
-    render.apply_project_config(project, "dev", {"kubepar:token": {"secure": "v1:abc"}})
+    harness.apply_project_config(project, "dev", {"kubepar:token": {"secure": "v1:abc"}})
 
 
 def test_a_secret_key_with_an_empty_default_is_refused_so_kubepar_checks_its_password_itself() -> None:
@@ -142,7 +142,7 @@ def test_a_malformed_declaration_stops_every_stack(spec: dict[str, Any], message
 
 def test_the_render_cli_reports_the_clis_refusal_without_a_traceback() -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "render.py"), "local", "--set", "kubepar:workers=many"],
+        [sys.executable, "-m", "tools.render", "local", "--set", "kubepar:workers=many"],
         capture_output=True,
         text=True,
         cwd=ROOT,

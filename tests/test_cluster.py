@@ -6,10 +6,9 @@ import json
 
 import yaml
 
-from components.providers import gke_kubeconfig
+from components.gcp.kubeconfig import gke_kubeconfig
 from tests.conftest import OWN_RANGE, only, program
-
-import render  # isort: skip
+from tools import harness
 
 
 def cluster(stack: str = "dev", **overrides: object) -> dict:
@@ -42,7 +41,7 @@ def test_people_and_ci_reach_the_api_through_the_iam_authorised_dns_endpoint() -
     provider = only([p for p in capture.providers if p.type == "pulumi:providers:kubernetes"])
     server = yaml.safe_load(provider.inputs["kubeconfig"])["clusters"][0]["cluster"]
     # The DNS endpoint's certificate is publicly trusted: no cluster CA in the kubeconfig.
-    assert server == {"server": f"https://{render.MOCK_DNS_ENDPOINT}"}
+    assert server == {"server": f"https://{harness.MOCK_DNS_ENDPOINT}"}
     cluster_name = only(capture.of_type("gcp:container/cluster:Cluster")).state["name"]
     assert capture.outputs["kubectlSetup"] == (
         f"gcloud container clusters get-credentials {cluster_name} "
@@ -174,7 +173,7 @@ def test_cluster_and_network_wait_for_the_apis_and_the_node_account_grant() -> N
 
 
 def test_iam_wait_sleeps_only_when_created() -> None:
-    from components import propagation
+    from components.gcp import propagation
 
     provider = propagation._WaitProvider()
     same = provider.diff("id", {"grant": "a", "seconds": 60}, {"grant": "a", "seconds": 90})

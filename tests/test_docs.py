@@ -7,8 +7,7 @@ import re
 import yaml
 
 from tests.conftest import ROOT
-
-import config_reference  # isort: skip
+from tools import config_reference
 
 
 def test_the_configuration_reference_is_generated_from_pulumi_yaml() -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.engines import WORKLOADS
+from components.engines.model import WORKLOADS
 from tests.conftest import only, program
 
 SWEEPS = json.dumps(

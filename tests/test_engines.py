@@ -9,6 +9,7 @@ import pytest
 
 from components import engines
 from components.config import parse
+from components.engines.model import Edge
 from tests.conftest import OWN_RANGE, only, program
 
 
@@ -131,9 +132,11 @@ def test_engines_share_namespace_network_and_cluster() -> None:
 
 
 def test_every_engine_points_workers_at_the_role_named_scheduler() -> None:
-    for build in (engines.r_engine, engines.dask_engine):
-        engine = build(parse({"platform": "existing"}, stack="t", gcp_project=None).workload)
-        scheduler = engine.role("scheduler")
-        assert scheduler.endpoint_port is not None
-        assert "worker" in scheduler.endpoint_clients
-        assert engine.role("worker").endpoint_port is None
+    assert set(engines.plugins()) == {"r", "dask"}
+    for plugin in engines.plugins().values():
+        engine = plugin.build(parse({"platform": "existing"}, stack="t", gcp_project=None).workload)
+        roles = {role.component: role for role in engine.roles}
+        scheduler = roles["scheduler"]
+        assert scheduler.exposure.endpoint_port is not None
+        assert Edge(client="worker", server="scheduler", port=scheduler.exposure.endpoint_port) in engine.edges
+        assert roles["worker"].exposure.endpoint_port is None

@@ -7,22 +7,23 @@ from typing import Any
 
 import pytest
 
-from components import config, previous
+from components import config
+from components.config import previous
+from components.ground.settings import WorkloadSettings
 from tests.conftest import only, program
-
-import render  # isort: skip
+from tools import harness
 
 DEPLOYED = {"namespace": "kubepar", "homeClaim": "kubepar-home-claim-1", "homeSize": "20Gi", "packages": []}
 # The local stack as deployed: its home is 5Gi.
 DEPLOYED_LOCAL = {**DEPLOYED, "homeSize": "5Gi"}
 
 
-def claim(stack: str, **overrides: Any) -> render.Recorded:
+def claim(stack: str, **overrides: Any) -> harness.Recorded:
     claims = program(stack, **overrides).of_type("kubernetes:core/v1:PersistentVolumeClaim")
     return only([c for c in claims if c.name == "kubepar-home-claim"])
 
 
-def settings(**raw: Any) -> config.WorkloadSettings:
+def settings(**raw: Any) -> WorkloadSettings:
     return config.parse({"platform": "existing", **raw}, stack="t", gcp_project=None).workload
 
 
@@ -62,23 +63,23 @@ def test_rstudio_and_jupyter_mount_that_one_claim() -> None:
 
 
 def test_changing_the_namespace_of_a_deployed_stack_is_refused_before_anything_is_registered() -> None:
-    monitor = render.RecordingMonitor(render.RecordingMocks(DEPLOYED_LOCAL))
+    monitor = harness.RecordingMonitor(harness.RecordingMocks(DEPLOYED_LOCAL))
     with pytest.raises(Exception, match=r"kubepar:namespace: changing it from 'kubepar' to 'science'") as caught:
-        render.run_program("local", {"kubepar:namespace": "science"}, monitor=monitor)
+        harness.run_program("local", {"kubepar:namespace": "science"}, monitor=monitor)
     assert "kubepar:replaceHome true" in str(caught.value)
     assert not [r for r in monitor.records if r.type.startswith("kubernetes:")]
 
 
 def test_replace_home_lets_the_user_move_after_copying_the_files() -> None:
-    capture = render.run_program(
+    capture = harness.run_program(
         "local", {"kubepar:namespace": "science", "kubepar:replaceHome": True}, previous_outputs=DEPLOYED_LOCAL
     )
     assert capture.outputs["namespace"] == "science"
 
 
 def test_unchanged_namespace_and_a_new_stack_pass() -> None:
-    assert render.run_program("local", previous_outputs=DEPLOYED_LOCAL).outputs["namespace"] == "kubepar"
-    assert render.run_program("local", {"kubepar:namespace": "science"}).outputs["namespace"] == "science"
+    assert harness.run_program("local", previous_outputs=DEPLOYED_LOCAL).outputs["namespace"] == "kubepar"
+    assert harness.run_program("local", {"kubepar:namespace": "science"}).outputs["namespace"] == "science"
 
 
 def test_shrinking_the_home_is_refused_naming_the_key() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from components.labels import selector
+from components.k8s.labels import selector
 from tests.conftest import OWN_RANGE, program
 
 NAMESPACE = "kubepar"

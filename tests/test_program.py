@@ -9,10 +9,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components import apis, cost
+from components.gcp import apis
+from components.ground import cost
 from tests.conftest import OWN_RANGE, STACKS, containers, only, program
-
-import render  # isort: skip
+from tools import harness
 
 # What each stack declares, by type and logical name: a rename shows up here.
 GKE_NAMES = {
@@ -120,7 +120,7 @@ def test_local_stack_creates_nothing_in_gcp() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_kubernetes_object_validates_against_the_schema(stack: str) -> None:
-    documents = render.kubernetes_documents(program(stack))
+    documents = harness.kubernetes_documents(program(stack))
     assert documents
     for document in documents:
         kubernetes_validate.validate(document, "1.33", strict=True)
@@ -128,13 +128,13 @@ def test_every_kubernetes_object_validates_against_the_schema(stack: str) -> Non
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_cluster_wide_rbac_anywhere(stack: str) -> None:
-    kinds = {doc["kind"] for doc in render.kubernetes_documents(program(stack))}
+    kinds = {doc["kind"] for doc in harness.kubernetes_documents(program(stack))}
     assert not kinds & {"ClusterRoleBinding", "ClusterRole", "RoleBinding", "Role"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_object_carries_the_recommended_labels(stack: str) -> None:
-    for document in render.kubernetes_documents(program(stack)):
+    for document in harness.kubernetes_documents(program(stack)):
         object_labels = document["metadata"]["labels"]
         assert object_labels["app.kubernetes.io/name"] == "kubepar"
         assert object_labels["app.kubernetes.io/instance"] == stack
@@ -167,7 +167,7 @@ def test_password_is_a_secret_everywhere(stack: str) -> None:
     password = next(r for r in capture.resources if r.type == "random:index/randomPassword:RandomPassword").state[
         "result"
     ]
-    rendered = yaml.safe_dump_all(render.kubernetes_documents(capture))
+    rendered = yaml.safe_dump_all(harness.kubernetes_documents(capture))
     assert password not in rendered
     plain_outputs = {k: v for k, v in capture.outputs.items() if k not in capture.secret_outputs}
     assert password not in repr(plain_outputs)
@@ -205,7 +205,7 @@ def test_outputs_name_namespace_workers_and_r_version() -> None:
     assert outputs["workers"] == 4
     assert outputs["rVersion"] == "4.6.1"
     assert outputs["url"] == "http://localhost:8787"
-    assert program("dev", **EXPOSED).outputs["url"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8787"
+    assert program("dev", **EXPOSED).outputs["url"] == f"http://{harness.MOCK_LOAD_BALANCER_IP}:8787"
     assert outputs["user"] == "rstudio"
     assert "kubeconfig" in program("dev").secret_outputs
 
@@ -220,8 +220,8 @@ def test_local_stack_prints_the_port_forward_command() -> None:
 def test_dask_stack_outputs_notebook_and_dashboard_addresses() -> None:
     outputs = program("dask-dev", **EXPOSED).outputs
     assert outputs["engine"] == "dask"
-    assert outputs["url"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8888"
-    assert outputs["dashboardUrl"] == f"http://{render.MOCK_LOAD_BALANCER_IP}:8787"
+    assert outputs["url"] == f"http://{harness.MOCK_LOAD_BALANCER_IP}:8888"
+    assert outputs["dashboardUrl"] == f"http://{harness.MOCK_LOAD_BALANCER_IP}:8787"
     assert outputs["daskVersion"] == "2026.7.1"
     assert "password" in program("dask-dev").secret_outputs
 

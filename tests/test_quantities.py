@@ -1,6 +1,6 @@
 import pytest
 
-from components import quantities
+from components.ground import quantities
 
 
 @pytest.mark.parametrize(("value", "millis"), [("1", 1000), ("500m", 500), ("1.5", 1500), ("2", 2000)])

@@ -7,7 +7,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from components import engines
+from components.engines import model, r_queue
 from tests.conftest import STACKS, only, program
 from tests.test_config import problems
 
@@ -33,11 +33,11 @@ def test_every_object_validates_and_the_queue_is_a_clusterip_service(stack: str)
     capture = program(stack, rBackend="redis")
     for document in capture.kubernetes("Deployment") + capture.kubernetes("Service"):
         kubernetes_validate.validate(document, "1.33", strict=True)
-    service = only([s for s in capture.kubernetes("Service") if s["metadata"].get("name") == engines.QUEUE_SERVICE])
+    service = only([s for s in capture.kubernetes("Service") if s["metadata"].get("name") == r_queue.QUEUE_SERVICE])
     assert service["spec"]["type"] == "ClusterIP"
     assert [p["port"] for p in service["spec"]["ports"]] == [6379]
     # No PSOCK endpoint without PSOCK workers.
-    assert not [s for s in capture.kubernetes("Service") if s["metadata"].get("name") == engines.ENDPOINT_SERVICE]
+    assert not [s for s in capture.kubernetes("Service") if s["metadata"].get("name") == model.ENDPOINT_SERVICE]
 
 
 @pytest.mark.parametrize("stack", QUEUE_STACKS)
@@ -46,7 +46,7 @@ def test_the_server_is_a_pinned_non_root_valkey_on_the_system_pool_with_its_appe
 ) -> None:
     spec = pod(stack, "queue")
     server = only(spec["containers"])
-    assert server["image"] == engines.QUEUE_IMAGE
+    assert server["image"] == r_queue.QUEUE_IMAGE
     assert server["command"][:2] == ["valkey-server", "/etc/kubepar/scripts/valkey.conf"]
     assert server["securityContext"]["runAsNonRoot"] is True
     assert server["securityContext"]["readOnlyRootFilesystem"] is True
@@ -60,7 +60,7 @@ def test_the_server_is_a_pinned_non_root_valkey_on_the_system_pool_with_its_appe
 
 
 def test_the_config_keeps_every_task_on_disk_and_evicts_none() -> None:
-    config = (engines.WORKLOADS / "queue" / "valkey.conf").read_text().splitlines()
+    config = (model.WORKLOADS / "queue" / "valkey.conf").read_text().splitlines()
     assert {"appendonly yes", "maxmemory-policy noeviction"} <= set(config)
     command = only(pod("dev", "queue")["containers"])["command"]
     assert command[2:6] == ["--dir", "/data", "--include", "/etc/kubepar/queue-auth/auth.conf"]
@@ -103,8 +103,8 @@ def test_workers_run_the_queue_loop_with_hiredis_fetched_by_an_init_container() 
         assert any(
             e["name"] == "LD_LIBRARY_PATH" and "/opt/kubepar/system/usr/lib" in e["value"] for e in container["env"]
         )
-    assert worker["securityContext"]["runAsUser"] == engines.NON_ROOT_UID
-    assert spec["terminationGracePeriodSeconds"] == engines.SPOT_GRACE_SECONDS
+    assert worker["securityContext"]["runAsUser"] == model.NON_ROOT_UID
+    assert spec["terminationGracePeriodSeconds"] == model.SPOT_GRACE_SECONDS
 
 
 def test_scaling_workers_changes_replicas_only() -> None:

@@ -8,10 +8,9 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from components import sweep as sweep_component
+from components.k8s import sweep as sweep_component
 from tests.conftest import only, program
-
-import render  # isort: skip
+from tools import harness
 
 SIM = {"name": "sim", "script": "examples/sweeps/sim.R", "tasks": 100, "parallelism": 10}
 
@@ -162,7 +161,7 @@ def test_access_goes_to_kubernetes_service_accounts_directly_with_no_key() -> No
     members = {
         r.inputs["role"]: r.inputs["member"] for r in capture.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
     }
-    prefix = f"principal://iam.googleapis.com/projects/{render.MOCK_PROJECT_NUMBER}/locations/global/workloadIdentityPools/kubepar-dev.svc.id.goog/subject/ns/kubepar/sa/"
+    prefix = f"principal://iam.googleapis.com/projects/{harness.MOCK_PROJECT_NUMBER}/locations/global/workloadIdentityPools/kubepar-dev.svc.id.goog/subject/ns/kubepar/sa/"
     assert members == {
         "roles/storage.objectUser": prefix + accounts["sweep"],
         "roles/storage.objectViewer": prefix + accounts["scheduler"],
@@ -231,10 +230,10 @@ def test_sweep_outputs_name_the_job_and_run() -> None:
 
 def test_the_project_number_is_read_only_once_the_stack_enabled_resource_manager() -> None:
     # At preview the lookup runs for real: in a new project it fails until the API is on.
-    monitor = render.RecordingMonitor(render.RecordingMocks())
-    render.run_program("dev", monitor=monitor)
+    monitor = harness.RecordingMonitor(harness.RecordingMocks())
+    harness.run_program("dev", monitor=monitor)
     mocks = monitor.mocks
-    assert isinstance(mocks, render.RecordingMocks)
+    assert isinstance(mocks, harness.RecordingMocks)
     _token, created_before = only([call for call in mocks.calls if call[0].endswith("getProject")])
     enabled = {inputs.get("service") for type_, inputs in created_before if type_ == "gcp:projects/service:Service"}
     assert "cloudresourcemanager.googleapis.com" in enabled

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components import config
+from components.engines.r_language import R_CORE_PACKAGES
 from tests.conftest import OWN_RANGE, only, program
 
 
@@ -125,7 +125,7 @@ def test_packages_install_in_an_init_container_identical_on_every_pod(engine: st
         assert path.split(":")[0].startswith(init_env["KUBEPAR_LIBRARY"])
     assert len(installers) == count
     assert len(set(map(str, installers))) == 1
-    core = " ".join(config.R_CORE_PACKAGES) + " " if engine == "r" else ""
+    core = " ".join(R_CORE_PACKAGES) + " " if engine == "r" else ""
     assert installers[0][2] == core + " ".join(sorted(packages))
 
 
@@ -136,7 +136,7 @@ def test_every_r_pod_installs_the_core_packages_with_no_packages_configured(stac
     for document in deployments:
         init = only(document["spec"]["template"]["spec"]["initContainers"])
         init_env = env(init)
-        assert init_env["KUBEPAR_PACKAGES"].split() == list(config.R_CORE_PACKAGES)
+        assert init_env["KUBEPAR_PACKAGES"].split() == list(R_CORE_PACKAGES)
         assert init_env["KUBEPAR_CRAN"] == "https://p3m.dev/cran/__linux__/noble/2026-06-30"
         assert init["image"] == "rocker/r-ver:4.6.1"
 
@@ -144,7 +144,7 @@ def test_every_r_pod_installs_the_core_packages_with_no_packages_configured(stac
 def test_core_packages_listed_by_the_user_are_installed_once() -> None:
     worker = deployment("worker", packages=["future", "ranger"])
     packages = env(only(worker["spec"]["template"]["spec"]["initContainers"]))["KUBEPAR_PACKAGES"].split()
-    assert packages == [*config.R_CORE_PACKAGES, "ranger"]
+    assert packages == [*R_CORE_PACKAGES, "ranger"]
 
 
 def test_every_pod_installs_from_the_pinned_snapshot_of_its_r_version() -> None:

@@ -17,13 +17,12 @@
 Every R pod starts as the cluster starts it: its rendered init container
 fills the pod's library from a local repository, and R sees nothing else.
 
-Usage: python tools/bench.py [--write BENCHMARKS.md] [--idle 60 300]
+Usage (from the project root): python -m tools.bench [--write BENCHMARKS.md] [--idle 60 300]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import platform
 import signal
@@ -35,13 +34,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
+from components.engines.r_language import R_CORE_PACKAGES, R_QUEUE_PACKAGES
+from components.ground.project import PROJECT_ROOT as ROOT
+from tools import harness
+from tools.bench_report import CHUNKS, Results, report
+from tools.harness import clusters, jobs, pods, repository
 
-import render  # noqa: E402
-
-from components.config import R_CORE_PACKAGES, R_QUEUE_PACKAGES  # noqa: E402
-from tests.e2e import pods, repository  # noqa: E402
+# The benchmark programs, as files: R sessions and a Dask client.
+PROGRAMS = Path(__file__).resolve().parent / "benchmarks"
 
 
 def local_cran() -> str:
@@ -49,16 +49,16 @@ def local_cran() -> str:
     return repository.build(Path(tempfile.mkdtemp(prefix="kubepar-bench-cran-")))
 
 
-def r_worker_pod(capture: render.Capture, root: Path, cran: str, port: int, name: str) -> subprocess.Popen[bytes]:
+def r_worker_pod(capture: harness.Capture, root: Path, cran: str, port: int, name: str) -> subprocess.Popen[bytes]:
     """A worker pod: its init container, then its main container dialing ``port``."""
-    pods.start_r_pod(capture, "worker", root, cran, name)
-    return pods.r_worker(capture, root, port, name).start(root / f"{name}.log")
+    clusters.start_r_pod(capture, "worker", root, cran, name)
+    return clusters.r_worker(capture, root, port, name).start(root / f"{name}.log")
 
 
-def r_session_pod(capture: render.Capture, root: Path, cran: str, port: int) -> dict[str, str]:
+def r_session_pod(capture: harness.Capture, root: Path, cran: str, port: int) -> dict[str, str]:
     """The scheduler pod's init container, then the env of an RStudio session listening on ``port``."""
-    pods.start_r_pod(capture, "scheduler", root, cran, "scheduler-0")
-    return pods.r_session_env(capture, root, port)
+    clusters.start_r_pod(capture, "scheduler", root, cran, "scheduler-0")
+    return clusters.r_session_env(capture, root, port)
 
 
 CHART_WORKER = [
@@ -73,29 +73,6 @@ CHART_WORKER = [
     "SETUPTIMEOUT=2592000",
     "SETUPSTRATEGY=sequential",
 ]
-JOIN_SESSION = (
-    "t0 <- Sys.time(); kubepar_plan(workers = 1, timeout = 900, port = {port}); "
-    "cat(as.numeric(difftime(Sys.time(), t0, units = 'secs')), '\\n'); kubepar_stop()"
-)
-SPEEDUP_SESSION = """
-library(future.apply)
-time_it <- function(expr) {{
-  t0 <- Sys.time(); force(expr); as.numeric(difftime(Sys.time(), t0, units = "secs"))
-}}
-light <- function(i) mean(rnorm(1e5))
-heavy <- function(i) mean(rnorm(2e6))
-res <- list()
-for (round in 1:3) {{
-  future::plan(future::sequential)
-  res$light_seq <- c(res$light_seq, time_it(future_lapply(1:40, light, future.seed = 1)))
-  res$heavy_seq <- c(res$heavy_seq, time_it(future_lapply(1:40, heavy, future.seed = 1)))
-  kubepar_plan(workers = 2, timeout = 60, port = {port})
-  res$light_par <- c(res$light_par, time_it(future_lapply(1:40, light, future.seed = 1)))
-  res$heavy_par <- c(res$heavy_par, time_it(future_lapply(1:40, heavy, future.seed = 1)))
-  kubepar_stop()
-}}
-for (k in names(res)) cat(k, median(res[[k]]), "\\n")
-"""
 
 
 def start_chart(root: Path, port: int, name: str) -> subprocess.Popen[bytes]:
@@ -108,7 +85,7 @@ def start_chart(root: Path, port: int, name: str) -> subprocess.Popen[bytes]:
 def join_latency(idle_seconds: list[int], cran: str) -> dict[tuple[int, str], float]:
     """Start all workers at once; at each idle mark, time a session's join per kind."""
     root = Path(tempfile.mkdtemp(prefix="kubepar-bench-"))
-    capture = render.run_program("local")
+    capture = harness.run_program("local")
     session_env = r_session_pod(capture, root, cran, 0)
     workers = []
     plan: list[tuple[int, str, int]] = []
@@ -130,7 +107,7 @@ def join_latency(idle_seconds: list[int], cran: str) -> dict[tuple[int, str], fl
             for mark, kind, port in plan:
                 if mark == idle:
                     sessions[(mark, kind)] = subprocess.Popen(
-                        ["Rscript", "-e", JOIN_SESSION.format(port=port)],
+                        ["Rscript", str(PROGRAMS / "join.R")],
                         env={**session_env, "KUBEPAR_WORKER_PORT": str(port)},
                         stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE,
@@ -145,17 +122,17 @@ def join_latency(idle_seconds: list[int], cran: str) -> dict[tuple[int, str], fl
     return results
 
 
-def r_session_with_two_workers(code: str, cran: str, raw: bool = False) -> Any:
+def r_session_with_two_workers(program: str, cran: str, raw: bool = False, env: dict[str, str] | None = None) -> Any:
     """Run an R session (rendered env) with two rendered workers; parse 'name value' lines (or return them)."""
     root = Path(tempfile.mkdtemp(prefix="kubepar-bench-"))
-    capture = render.run_program("local")
+    capture = harness.run_program("local")
     port = pods.free_port()
-    env = r_session_pod(capture, root, cran, port)
+    session_env = r_session_pod(capture, root, cran, port)
     workers = [r_worker_pod(capture, root, cran, port, f"w{i}") for i in range(2)]
     try:
         out = subprocess.run(
-            ["Rscript", "-e", code.format(port=port)],
-            env=env,
+            ["Rscript", str(PROGRAMS / program)],
+            env={**session_env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=900,
@@ -170,12 +147,12 @@ def r_session_with_two_workers(code: str, cran: str, raw: bool = False) -> Any:
 
 
 def speedup(cran: str) -> dict[str, float]:
-    return r_session_with_two_workers(SPEEDUP_SESSION, cran)
+    return r_session_with_two_workers("speedup.R", cran)
 
 
 def init_container(cran: str, rounds: int = 5) -> dict[str, float]:
     """The rendered R init container on a fresh pod: packages installed and median seconds."""
-    capture = render.run_program("local")
+    capture = harness.run_program("local")
     samples = []
     installed = 0
     for index in range(rounds):
@@ -199,13 +176,13 @@ def sweep_overhead(cran: str) -> dict[str, float]:
     """Median seconds of a task pod's main container, with no work and with one second of work."""
     import json
 
-    capture = render.run_program("local", {"kubepar:sweeps": json.dumps(SWEEP_BENCH)})
+    capture = harness.run_program("local", {"kubepar:sweeps": json.dumps(SWEEP_BENCH)})
     results: dict[str, float] = {}
     for sweep in ("noop", "onesec"):
         root = Path(tempfile.mkdtemp(prefix=f"kubepar-bench-{sweep}-"))
-        job = pods.LocalJob(capture, sweep, root, cran)
+        job = jobs.LocalJob(capture, sweep, root, cran)
         # The pod's library once (the init container is measured above); then each task's main container.
-        pods.start_r_pod(capture, "sweep", root, cran, "shared", document=job.document)
+        clusters.start_r_pod(capture, "sweep", root, cran, "shared", document=job.document)
         samples = []
         for index in range(10):
             container = job.container(index, 0)
@@ -221,38 +198,14 @@ def sweep_overhead(cran: str) -> dict[str, float]:
     return results
 
 
-CHUNKS = (1, 10, 100)
-PSOCK_CHUNKS = """
-kubepar_plan(workers = 2, timeout = 60, port = {port})
-for (size in c({chunks})) {{
-  t0 <- Sys.time()
-  future.apply::future_lapply(1:1000, function(i) i + 1L, future.chunk.size = size)
-  cat("psock", size, as.numeric(difftime(Sys.time(), t0, units = "secs")), "\n")
-}}
-kubepar_stop()
-"""
-REDIS_CHUNKS = """
-library(foreach)
-for (size in c({chunks})) {{
-  kubepar_plan(chunk_size = size)
-  t0 <- Sys.time()
-  r <- foreach(i = 1:1000, .combine = c) %dopar% (i + 1L)
-  stopifnot(identical(r, 2:1001))
-  cat("redis", size, as.numeric(difftime(Sys.time(), t0, units = "secs")), "\n")
-}}
-"""
-REDIS_KILL = """
-library(foreach)
-kubepar_plan(ftinterval = {ftinterval})
-t0 <- Sys.time()
-r <- foreach(i = 1:8, .combine = c) %dopar% {{ Sys.sleep(3); i }}
-stopifnot(identical(sort(r), 1:8))
-cat("elapsed", as.numeric(difftime(Sys.time(), t0, units = "secs")), "\n")
-"""
+def _sourced(program: str, **env: str) -> str:
+    """R code that sets ``env`` and runs a benchmark program (a queue session takes code, not a file)."""
+    settings = ", ".join(f"{key} = {value!r}" for key, value in env.items())
+    return f"Sys.setenv({settings}); source({str(PROGRAMS / program)!r})"
 
 
-def queue_cluster(root: Path, cran: str) -> pods.LocalQueueCluster:
-    cluster = pods.LocalQueueCluster(render.run_program("local", {"kubepar:rBackend": "redis"}), root, cran)
+def queue_cluster(root: Path, cran: str) -> clusters.LocalQueueCluster:
+    cluster = clusters.LocalQueueCluster(harness.run_program("local", {"kubepar:rBackend": "redis"}), root, cran)
     cluster.start_server()
     for name in ("worker-0", "worker-1"):
         cluster.start_worker(name)
@@ -267,17 +220,16 @@ def _session_values(out: str, tag: str) -> dict[int, float]:
 
 def queue_vs_psock(cran: str, queue_cran: str) -> dict[str, Any]:
     """Tiny tasks per second by chunk size, PSOCK and Redis side by side; and a killed worker's cost."""
-    psock_out = r_session_with_two_workers(
-        PSOCK_CHUNKS.replace("{chunks}", ", ".join(map(str, CHUNKS))), cran, raw=True
-    )
+    chunks = " ".join(map(str, CHUNKS))
+    psock_out = r_session_with_two_workers("psock_chunks.R", cran, raw=True, env={"BENCH_CHUNKS": chunks})
     cluster = queue_cluster(Path(tempfile.mkdtemp(prefix="kubepar-bench-queue-")), queue_cran)
     try:
-        session = cluster.session(REDIS_CHUNKS.format(chunks=", ".join(map(str, CHUNKS))))
+        session = cluster.session(_sourced("redis_chunks.R", BENCH_CHUNKS=chunks))
         redis_out, _ = session.communicate(timeout=900)
         kills: dict[str, float] = {}
         for label, ftinterval in (("kubepar", 5), ("doRedis default", 30)):
             for baseline in (True, False):
-                session = cluster.session(REDIS_KILL.format(ftinterval=ftinterval))
+                session = cluster.session(_sourced("redis_kill.R", BENCH_FTINTERVAL=str(ftinterval)))
                 if not baseline:
                     time.sleep(4.5)  # both workers mid-way through their second task
                     victim = cluster.workers.pop("worker-1")
@@ -294,40 +246,14 @@ def queue_vs_psock(cran: str, queue_cran: str) -> dict[str, Any]:
     return {"psock": _session_values(psock_out, "psock"), "redis": _session_values(redis_out, "redis"), "kills": kills}
 
 
-TINY_R_SESSION = """
-kubepar_plan(workers = 2, timeout = 60, port = {port})
-time_it <- function(expr) {{
-  t0 <- Sys.time(); force(expr); as.numeric(difftime(Sys.time(), t0, units = "secs"))
-}}
-batched <- median(replicate(3, time_it(future.apply::future_lapply(1:1000, function(i) i + 1L))))
-single <- median(replicate(3, time_it(future.apply::future_lapply(1:1000, function(i) i + 1L,
-                                                                  future.scheduling = Inf))))
-cat("r_batched", batched, "\n")
-cat("r_single", single, "\n")
-kubepar_stop()
-"""
-TINY_DASK_CLIENT = """
-import statistics, time
-from distributed import Client
-client = Client()
-client.wait_for_workers(2, timeout=60)
-samples = []
-for _ in range(3):
-    t0 = time.perf_counter()
-    client.gather(client.map(lambda i: i + 1, range(1000), pure=False))
-    samples.append(time.perf_counter() - t0)
-print("dask", statistics.median(samples))
-"""
-
-
 def tiny_tasks(cran: str) -> dict[str, float]:
     """1,000 tiny tasks over two workers: the Dask engine vs the R engine, side by side."""
-    results = r_session_with_two_workers(TINY_R_SESSION, cran)
-    cluster = pods.LocalDask(render.run_program("dask-dev"), Path(tempfile.mkdtemp(prefix="kubepar-bench-")))
+    results = r_session_with_two_workers("tiny_tasks.R", cran)
+    cluster = clusters.LocalDask(harness.run_program("dask-dev"), Path(tempfile.mkdtemp(prefix="kubepar-bench-")))
     try:
         cluster.start(workers=2)
         out = subprocess.run(
-            [sys.executable, "-c", TINY_DASK_CLIENT],
+            [sys.executable, str(PROGRAMS / "tiny_tasks_client.py")],
             env=cluster.container("notebook", "notebook-0").process_env(),
             capture_output=True,
             text=True,
@@ -348,7 +274,8 @@ def render_times() -> dict[str, float]:
             with tempfile.TemporaryDirectory() as out:
                 t0 = time.monotonic()
                 subprocess.run(
-                    [sys.executable, str(ROOT / "tools" / "render.py"), stack, "--out", out],
+                    [sys.executable, "-m", "tools.render", stack, "--out", out],
+                    cwd=ROOT,
                     check=True,
                     capture_output=True,
                 )
@@ -401,130 +328,18 @@ def main() -> int:
     queue = queue_vs_psock(cran, queue_cran)
     sweeps = sweep_overhead(cran)
     renders = render_times()
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Measured {datetime.date.today().isoformat()} with `make bench`",
-        "(`python tools/bench.py --write BENCHMARKS.md`)",
-        f"on {machine()}. Each section's numbers come from one run, side by side; compare the ratios,",
-        "not absolute times across machines.",
-        "",
-        "## Join latency of idle workers",
-        "",
-        "Workers start, wait idle with no session listening, then a session calls",
-        "`kubepar_plan(workers = 1)`; the time is from that call until the worker joined.",
-        "kubepar: the rendered worker command (dial loop, SETUPTIMEOUT 5 s). Published chart:",
-        "one `parallel:::.workRSOCK()` process with SETUPTIMEOUT=2592000 and no loop.",
-        "",
-        "| idle before the session | kubepar worker | published chart worker | ratio |",
-        "|---|---|---|---|",
-    ]
-    for idle in args.idle:
-        ours, chart = joins[(idle, "kubepar")], joins[(idle, "chart")]
-        lines.append(f"| {idle} s | {ours:.2f} s | {chart:.2f} s | {chart / ours:.0f}x |")
-    lines += [
-        "",
-        "R's PSOCK worker retries with a delay that grows x1.5 per attempt with no cap, so",
-        "the chart worker's next dial after a long wait lands far in the future; kubepar",
-        "restarts the dial every few seconds instead.",
-        "",
-        "## Two workers vs sequential",
-        "",
-        "`future_lapply(1:40, f, future.seed = 1)`, median of 3 rounds, two rendered workers",
-        "on this 2-core machine (the session shares the cores).",
-        "",
-        "| task | sequential | 2 workers | speedup |",
-        "|---|---|---|---|",
-        f"| README example `mean(rnorm(1e5))` | {speed['light_seq']:.3f} s | {speed['light_par']:.3f} s "
-        f"| {speed['light_seq'] / speed['light_par']:.2f}x |",
-        f"| heavier `mean(rnorm(2e6))` | {speed['heavy_seq']:.3f} s | {speed['heavy_par']:.3f} s "
-        f"| {speed['heavy_seq'] / speed['heavy_par']:.2f}x |",
-        "",
-        f"The README example is too small to gain: each task takes about {speed['light_seq'] / 40 * 1000:.0f} ms",
-        "and a round trip to a worker costs about as much. Tasks worth distributing take",
-        "seconds, not milliseconds.",
-        "",
-        "## 1,000 tiny tasks over two workers: Dask engine vs R engine",
-        "",
-        "Two rendered workers of each engine on this machine, median of 3. Dask: `client.map` of",
-        "1,000 tasks through the rendered scheduler, from a client with the notebook's env.",
-        "R: `future_lapply(1:1000, ...)`, with future's default chunking (one future per",
-        "worker) and with one future per element (`future.scheduling = Inf`).",
-        "",
-        "| engine | time | tasks per second |",
-        "|---|---|---|",
-        f"| Dask, 1,000 tasks | {tiny['dask']:.2f} s | {1000 / tiny['dask']:.0f} |",
-        f"| R, 1,000 elements in 2 futures | {tiny['r_batched']:.2f} s | {1000 / tiny['r_batched']:.0f} |",
-        f"| R, 1,000 futures | {tiny['r_single']:.2f} s | {1000 / tiny['r_single']:.0f} |",
-        "",
-        "Per task, Dask's scheduler is far cheaper than one PSOCK round trip per future; R wins",
-        "when future batches elements, which is its default.",
-        "",
-        "## The R package init container",
-        "",
-        "The rendered init container of a worker pod, on a fresh pod each time (median of 5),",
-        "installing kubepar's core packages (future, future.apply, parallelly) and their",
-        "dependencies as binaries from a local file:// repository: this machine's installed",
-        "packages, tarred, the way the pinned Posit Package Manager snapshot serves Linux",
-        "binaries. On a cluster, download time from the snapshot comes on top.",
-        "",
-        "| packages installed | seconds per pod start |",
-        "|---|---|",
-        f"| {init['packages']:.0f} | {init['seconds']:.2f} s |",
-        "",
-        "## R backends: PSOCK vs the Redis queue",
-        "",
-        "Two rendered workers of each backend, side by side in this run. PSOCK:",
-        "`future_lapply(1:1000, function(i) i + 1L, future.chunk.size = n)`. Redis:",
-        "`foreach(i = 1:1000) %dopar% (i + 1L)` after `kubepar_plan(chunk_size = n)`, through",
-        "the rendered queue server (Debian's redis-server for the image's valkey-server) with",
-        "its password on, every R process seeing only the pod's library and hiredis.",
-        "",
-        "| chunk size | PSOCK tasks/s | Redis tasks/s |",
-        "|---|---|---|",
-        *[f"| {size} | {1000 / queue['psock'][size]:.0f} | {1000 / queue['redis'][size]:.0f} |" for size in CHUNKS],
-        "",
-        "A worker lost mid-loop (SIGKILL of its pod: a Spot node gone), in a loop of 8 tasks of",
-        "3 s on two workers: the loop still returns every result; the lost task is resubmitted",
-        "once the session's fault-tolerance check finds its worker gone. No replacement joins",
-        "here, so part of the added time is the lost worker's share of the loop; the difference",
-        "between the rows is what the fault-tolerance interval itself costs.",
-        "",
-        "| fault-tolerance interval | loop, no loss | loop, a worker killed | added |",
-        "|---|---|---|---|",
-        *[
-            f"| {label} ({queue['kills'][label + ' ftinterval']:.0f} s) | "
-            f"{queue['kills'][label + ' baseline']:.1f} s | {queue['kills'][label + ' killed']:.1f} s | "
-            f"{queue['kills'][label + ' killed'] - queue['kills'][label + ' baseline']:.1f} s |"
-            for label in ("kubepar", "doRedis default")
-        ],
-        "",
-        "PSOCK's per-task overhead is lower; the queue pays a Redis round trip per chunk but",
-        "survives a lost worker (PSOCK fails the whole call) and takes workers that join late.",
-        "",
-        "## Sweep runner overhead per task",
-        "",
-        "A sweep task pod's main container as rendered (Rscript, kubepar.R as its profile, the",
-        "task's L'Ecuyer stream, the script, the atomic save of its result), median of 10 tasks",
-        "run one after another; the pod's library filled once by its init container (above).",
-        "",
-        "| task | seconds per task | overhead |",
-        "|---|---|---|",
-        f"| no work | {sweeps['noop']:.2f} s | {sweeps['noop']:.2f} s |",
-        f"| 1 s of work | {sweeps['onesec']:.2f} s | {sweeps['onesec'] - 1:.2f} s |",
-        "",
-        f"So a task should run for much longer than {sweeps['noop']:.1f} s; on a cluster each task pod",
-        "also starts a container and runs its init container (see above) before the script.",
-        "",
-        "## Offline render time per stack",
-        "",
-        "`python tools/render.py STACK` in a fresh process (imports included), median of 3.",
-        "",
-        "| stack | render |",
-        "|---|---|",
-        *[f"| {stack} | {seconds:.2f} s |" for stack, seconds in renders.items()],
-        "",
-    ]
+    results = Results(
+        machine=machine(),
+        idle=args.idle,
+        joins=joins,
+        speed=speed,
+        tiny=tiny,
+        init=init,
+        queue=queue,
+        sweeps=sweeps,
+        renders=renders,
+    )
+    lines = report(results)
     text = "\n".join(lines)
     if args.write:
         # The engine's build times are measured by hand (a cold build needs a fresh machine): keep them.

@@ -1,6 +1,6 @@
 """The configuration reference, generated from Pulumi.yaml (the one place keys are declared).
 
-Usage: python tools/config_reference.py [--write docs/configuration.md]
+Usage (from the project root): python -m tools.config_reference [--write docs/configuration.md]
 Without --write it prints the page; tests/test_docs.py fails when the page differs.
 """
 
@@ -12,17 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-ROOT = Path(__file__).resolve().parent.parent
+from components.ground.project import LIST_KEYS, declared_keys
 
 HEADER = """# Configuration reference
 
 Generated from `Pulumi.yaml` by `make docs`; do not edit by hand. Set a key
 for one stack with `make config STACK=dev SET="workers=8"` (or in
-`Pulumi.<stack>.yaml`), then `make up STACK=dev`. Lists (`packages`,
-`allowedSourceRanges`, `masterAuthorizedNetworks`, `sweeps`) are YAML lists
-in the stack file. The password is the one secret: set it with
+`Pulumi.<stack>.yaml`), then `make up STACK=dev`. Lists ({lists}) are YAML
+lists in the stack file. The password is the one secret: set it with
 `make config-secret KEY=password` (kubepar refuses it in plain text).
 
 | key | type | default | what it does |
@@ -48,13 +45,14 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def page(project_file: Path = ROOT / "Pulumi.yaml") -> str:
-    declared = yaml.safe_load(project_file.read_text())["config"]
+def page() -> str:
+    declared = declared_keys()
     rows = [
         f"| `{key}` | {_type(spec)} | {_default(spec.get('default'))} | {_cell(spec['description'])} |"
         for key, spec in declared.items()
     ]
-    return HEADER + "\n".join(rows) + "\n"
+    lists = ", ".join(f"`{key}`" for key in LIST_KEYS)
+    return HEADER.format(lists=lists) + "\n".join(rows) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

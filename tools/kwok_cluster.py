@@ -19,13 +19,10 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
-
-import render  # noqa: E402
-
-from components import quantities  # noqa: E402
-from components.labels import POOL_LABEL, WORKER_TAINT_KEY  # noqa: E402
+from components.ground import quantities
+from components.ground.pools import POOL_LABEL, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
+from components.ground.project import PROJECT_ROOT as ROOT
+from tools import harness
 
 # Volumes the storage class offers (each claim binds one for good: a released one is kept,
 # as a cloud disk would be): enough for a few dozen stacks of home, results and queue claims.
@@ -51,7 +48,9 @@ def node(name: str, pool: str, machine_type: str, spot: bool) -> dict[str, Any]:
     }
     if spot:
         labels["cloud.google.com/gke-spot"] = "true"
-    taints = [{"key": WORKER_TAINT_KEY, "value": "true", "effect": "NoSchedule"}] if pool == "workers" else []
+    taints = (
+        [{"key": WORKER_TAINT_KEY, "value": WORKER_TAINT_VALUE, "effect": "NoSchedule"}] if pool == "workers" else []
+    )
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -99,7 +98,7 @@ def storage(volume_dir: Path) -> list[dict[str, Any]]:
 
 
 def manifests(stack: str, volume_dir: Path) -> list[dict[str, Any]]:
-    config, _ = render.stack_config(stack)
+    config, _ = harness.stack_config(stack)
     workers = int(config.get("kubepar:workerPoolMaxNodes", "0")) or 1
     spot = config.get("kubepar:spot", "true") == "true"
     documents = [node("kwok-system-0", "system", config["kubepar:systemMachineType"], spot=False)]

@@ -10,7 +10,7 @@ not serve it (docs/engine.md). Does not: run the policy pack through the CLI
 (policy packs need that language host); `preview`/`up` first check the pack
 against the render of the same config instead, and say so.
 
-Usage: python tools/stack.py preview|up|destroy [--stack kwok] [--yes] [--expect-no-changes]
+Usage (from the project root): python -m tools.stack preview|up|destroy [--stack kwok] [--yes] [--expect-no-changes]
 """
 
 from __future__ import annotations
@@ -23,11 +23,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pulumi import automation as auto
+from pulumi_policy import EnforcementLevel
 
-ROOT = Path(__file__).resolve().parent.parent
+from components.ground.project import PROJECT, PROJECT_ROOT
+from tools import harness
+from tools.harness.pack import violations
+
+ROOT = PROJECT_ROOT
 ENGINE_BIN = ROOT / "build" / "engine" / "bin"
 KUBECONFIG = ROOT / "build" / "cluster" / "kubeconfig"
-PROJECT = "kubepar"
 
 
 def engine_env(state: Path, kubeconfig: Path | None = KUBECONFIG) -> dict[str, str]:
@@ -48,8 +52,7 @@ def program_of(work_dir: Path) -> Callable[[], None]:
     """The project's __main__.py as an inline program: what `pulumi up` would run."""
 
     def program() -> None:
-        if str(work_dir) not in sys.path:
-            sys.path.insert(0, str(work_dir))
+        # Run from the project root (`python -m tools.stack`): __main__.py finds components/ there.
         runpy.run_path(str(work_dir / "__main__.py"), run_name="__main__")
 
     return program
@@ -78,13 +81,7 @@ def stack(
 
 def _check_pack_on_render(stack_name: str) -> None:
     """The policy pack against the render of the same config (the CLI here cannot run it)."""
-    sys.path[:0] = [str(ROOT), str(ROOT / "tools"), str(ROOT / "policies")]
-    import render
-    from pulumi_policy import EnforcementLevel
-
-    from tests.policies.helpers import violations
-
-    found = violations(render.run_program(stack_name), EnforcementLevel.MANDATORY)
+    found = violations(harness.run_program(stack_name), EnforcementLevel.MANDATORY)
     if found:
         raise SystemExit("policy pack: mandatory violations:\n  " + "\n  ".join(found))
     print("policy pack: no mandatory violation (checked on the render; the CLI here cannot run policy packs)")

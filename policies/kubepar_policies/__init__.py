@@ -11,9 +11,10 @@ Each message names the resource and says how to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy import Policy, ResourceValidationPolicy, StackValidationPolicy
 
 from . import cost, exposure, gke, network, rbac, workloads
 
@@ -26,7 +27,7 @@ RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
 ]
 STACK_POLICIES: list[StackValidationPolicy] = [*network.STACK_POLICIES, *exposure.STACK_POLICIES]
 ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [*RESOURCE_POLICIES, *STACK_POLICIES]
-FAMILIES = {
+FAMILIES: dict[str, Sequence[Policy]] = {
     "rbac": rbac.POLICIES,
     "workloads": workloads.POLICIES,
     "exposure": [*exposure.POLICIES, *exposure.STACK_POLICIES],

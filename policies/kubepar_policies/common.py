@@ -3,15 +3,13 @@
 Owns: recognising a resource type whatever its API version and whether it
 is a Patch; finding the pod template of any workload kind; naming a
 resource in a message; the shared address-range check (from
-components/cidrs.py, so config and the pack refuse the same lists).
+components/ground/cidrs.py, so config and the pack refuse the same lists).
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
@@ -22,20 +20,18 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-# The pack runs from policies/ in its own virtual environment; the range
-# rules are kubepar's own (standard library only), shared with config.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.append(_ROOT)
-from components import cidrs, quantities  # noqa: E402
+# kubepar's ground floor (standard library and PyYAML only), shared with
+# config: the pack's virtual environment finds it through a .pth file the
+# Makefile writes, the tests through the project root.
+from components.ground import cidrs, quantities
+from components.ground.pools import POOL_LABEL
 
-__all__ = ["cidrs", "quantities"]
+__all__ = ["POOL_LABEL", "cidrs", "quantities"]
 
 MANDATORY = EnforcementLevel.MANDATORY
 ADVISORY = EnforcementLevel.ADVISORY
 
 COMPONENT_LABEL = "app.kubernetes.io/component"
-POOL_LABEL = "kubepar.dev/pool"
 
 # kubernetes:<group>/<version>:<Kind>, any version, with or without Patch.
 _K8S_TYPE = re.compile(r"kubernetes:(?P<group>[^:]*):(?P<kind>[A-Za-z]+?)(?P<patch>Patch)?")

@@ -17,6 +17,8 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
+from components.ground.rocker import ROCKER_INIT_CAPABILITIES
+
 from .common import (
     COMPONENT_LABEL,
     POOL_LABEL,
@@ -32,14 +34,9 @@ from .common import (
 # Pod Security "restricted" allows this one capability to be added by anybody.
 ALWAYS_ALLOWED_CAPABILITIES = ("NET_BIND_SERVICE",)
 # The documented root exception: rocker/rstudio's s6 init starts as root, sets
-# up the rstudio user and drops to it. The capabilities are
-# components.engines.ROCKER_INIT_CAPABILITIES (a test keeps the two equal).
+# up the rstudio user and drops to it, with exactly the capabilities rocker needs.
 ROOT_ALLOWED_DEFAULT = [
-    {
-        "component": "scheduler",
-        "image": "rocker/rstudio",
-        "capabilities": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "AUDIT_WRITE"],
-    }
+    {"component": "scheduler", "image": "rocker/rstudio", "capabilities": list(ROCKER_INIT_CAPABILITIES)}
 ]
 TOKEN_ANNOTATION = "kubepar.dev/api-token"
 APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"

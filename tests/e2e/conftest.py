@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e import repository
+from tools.harness import repository
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """End to end with real Dask: the rendered scheduler and workers, and a client as the notebook.
 
 Scheduler and workers run the rendered containers' commands and env (see
-pods.LocalDask for the address and port changes). The client runs with the
+clusters.LocalDask for the address and port changes). The client runs with the
 rendered notebook's env and calls Client() with no arguments, as a notebook
 user would.
 """
@@ -18,13 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import render
 
-from components import engines
-from tests.e2e import pods
+from components.engines import dask
+from tools import harness
+from tools.harness import clusters, pods
 
 
-def run_client(cluster: pods.LocalDask, code: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run_client(cluster: clusters.LocalDask, code: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """Python with the rendered notebook's env, as a notebook user."""
     notebook = cluster.container("notebook", "notebook-0")
     return subprocess.run(
@@ -37,7 +37,7 @@ def run_client(cluster: pods.LocalDask, code: str, timeout: float = 180) -> subp
     )
 
 
-def start_client(cluster: pods.LocalDask, code: str) -> subprocess.Popen[str]:
+def start_client(cluster: clusters.LocalDask, code: str) -> subprocess.Popen[str]:
     """A long-running client with the notebook's env; the test reads its lines as it goes."""
     script = cluster.root / "client.py"
     script.write_text(textwrap.dedent(code))
@@ -52,12 +52,12 @@ def start_client(cluster: pods.LocalDask, code: str) -> subprocess.Popen[str]:
 
 
 @pytest.fixture
-def dask_cluster(tmp_path: Path) -> Iterator[pods.LocalDask]:
-    capture = render.run_program("dask-dev")
+def dask_cluster(tmp_path: Path) -> Iterator[clusters.LocalDask]:
+    capture = harness.run_program("dask-dev")
     scheduler = pods.deployment(capture, "scheduler")["spec"]["template"]["spec"]["containers"][0]
-    assert scheduler["readinessProbe"]["httpGet"] == {"path": "/health", "port": engines.DASK_DASHBOARD_PORT}
+    assert scheduler["readinessProbe"]["httpGet"] == {"path": "/health", "port": dask.DASK_DASHBOARD_PORT}
     assert pods.deployment(capture, "worker")["spec"]["replicas"] >= 2
-    cluster = pods.LocalDask(capture, tmp_path)
+    cluster = clusters.LocalDask(capture, tmp_path)
     try:
         cluster.start(workers=2)
         yield cluster
@@ -65,7 +65,7 @@ def dask_cluster(tmp_path: Path) -> Iterator[pods.LocalDask]:
         cluster.stop_all()
 
 
-def test_rendered_dask_cluster_computes_what_numpy_computes(dask_cluster: pods.LocalDask) -> None:
+def test_rendered_dask_cluster_computes_what_numpy_computes(dask_cluster: clusters.LocalDask) -> None:
     result = run_client(
         dask_cluster,
         """
@@ -93,7 +93,7 @@ def test_rendered_dask_cluster_computes_what_numpy_computes(dask_cluster: pods.L
     assert "numpy True" in result.stdout
 
 
-def test_killed_worker_does_not_stop_the_computation(dask_cluster: pods.LocalDask) -> None:
+def test_killed_worker_does_not_stop_the_computation(dask_cluster: clusters.LocalDask) -> None:
     session = start_client(
         dask_cluster,
         """
@@ -119,7 +119,7 @@ def test_killed_worker_does_not_stop_the_computation(dask_cluster: pods.LocalDas
     assert "workers left 1" in output
 
 
-def test_stopping_worker_hands_its_results_over_first(dask_cluster: pods.LocalDask) -> None:
+def test_stopping_worker_hands_its_results_over_first(dask_cluster: clusters.LocalDask) -> None:
     session = start_client(
         dask_cluster,
         """

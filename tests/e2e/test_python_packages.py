@@ -16,9 +16,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import render
 
-from tests.e2e import pods
+from tools import harness
+from tools.harness import pods
 
 
 def _record_line(name: str, data: bytes) -> str:
@@ -54,7 +54,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def container(capture: render.Capture, root: Path, wheelhouse: Path, init: bool) -> pods.LocalContainer:
+def container(capture: harness.Capture, root: Path, wheelhouse: Path, init: bool) -> pods.LocalContainer:
     bin_dir = str(Path(sys.executable).parent)
     return pods.LocalContainer(
         capture,
@@ -71,7 +71,7 @@ def container(capture: render.Capture, root: Path, wheelhouse: Path, init: bool)
 
 
 def test_pinned_package_installs_once_and_imports_in_the_worker(tmp_path: Path, wheelhouse: Path) -> None:
-    capture = render.run_program("dask-dev", {"kubepar:packages": ["kubeparprobe==0.1.0"]})
+    capture = harness.run_program("dask-dev", {"kubepar:packages": ["kubeparprobe==0.1.0"]})
     installer = container(capture, tmp_path, wheelhouse, init=True)
     result = subprocess.run(installer.argv(), env=installer.process_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -95,7 +95,7 @@ def test_pinned_package_installs_once_and_imports_in_the_worker(tmp_path: Path, 
 def test_package_that_would_replace_the_images_numpy_fails_naming_the_conflict(
     tmp_path: Path, wheelhouse: Path
 ) -> None:
-    capture = render.run_program("dask-dev", {"kubepar:packages": ["kubeparconflict==0.1.0"]})
+    capture = harness.run_program("dask-dev", {"kubepar:packages": ["kubeparconflict==0.1.0"]})
     installer = container(capture, tmp_path, wheelhouse, init=True)
     result = subprocess.run(installer.argv(), env=installer.process_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
@@ -104,7 +104,7 @@ def test_package_that_would_replace_the_images_numpy_fails_naming_the_conflict(
 
 
 def test_unknown_package_fails_the_init_container_naming_it(tmp_path: Path, wheelhouse: Path) -> None:
-    capture = render.run_program("dask-dev", {"kubepar:packages": ["kubeparprobe==0.1.0", "notapkg==1.0"]})
+    capture = harness.run_program("dask-dev", {"kubepar:packages": ["kubeparprobe==0.1.0", "notapkg==1.0"]})
     installer = container(capture, tmp_path, wheelhouse, init=True)
     result = subprocess.run(installer.argv(), env=installer.process_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 1

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import render
 
-from tests.e2e import pods
+from tools import harness
+from tools.harness import clusters, pods
 
-pods.require_r()
+clusters.require_r()
 
 EXAMPLE = """
 library(future.apply)
@@ -41,14 +41,14 @@ cat("distinct worker pids:", length(pids), "\\n")
 
 @dataclass
 class RCluster:
-    capture: render.Capture
+    capture: harness.Capture
     root: Path
     port: int
     cran: str
     workers: list[subprocess.Popen[bytes]]
 
     def session_env(self) -> dict[str, str]:
-        return pods.r_session_env(self.capture, self.root, self.port)
+        return clusters.r_session_env(self.capture, self.root, self.port)
 
     def run_session(self, code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -74,8 +74,8 @@ class RCluster:
 
     def start_worker(self, index: int) -> subprocess.Popen[bytes]:
         pod = f"worker-{index}"
-        pods.start_r_pod(self.capture, "worker", self.root, self.cran, pod)
-        process = pods.r_worker(self.capture, self.root, self.port, pod).start(self.root / f"{pod}.log")
+        clusters.start_r_pod(self.capture, "worker", self.root, self.cran, pod)
+        process = clusters.r_worker(self.capture, self.root, self.port, pod).start(self.root / f"{pod}.log")
         self.workers.append(process)
         return process
 
@@ -96,11 +96,11 @@ def wait_for_line(session: subprocess.Popen[str], wanted: str) -> None:
 
 @pytest.fixture
 def cluster(tmp_path: Path, cran: str) -> Iterator[RCluster]:
-    capture = render.run_program("local")
+    capture = harness.run_program("local")
     replicas = pods.deployment(capture, "worker")["spec"]["replicas"]
     assert replicas == 2, "the local stack declares two workers"
     rcluster = RCluster(capture=capture, root=tmp_path, port=pods.free_port(), cran=cran, workers=[])
-    pods.start_r_pod(capture, "scheduler", tmp_path, cran, "scheduler-0")
+    clusters.start_r_pod(capture, "scheduler", tmp_path, cran, "scheduler-0")
     for index in range(replicas):
         rcluster.start_worker(index)
     yield rcluster

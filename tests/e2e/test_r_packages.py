@@ -15,12 +15,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import render
 
-from components.config import R_CORE_PACKAGES
-from tests.e2e import pods, repository
+from components.engines.r_language import R_CORE_PACKAGES
+from tools import harness
+from tools.harness import clusters, pods, repository
 
-pods.require_r()
+clusters.require_r()
 
 LOAD_CORE = "for (p in c({})) suppressPackageStartupMessages(library(p, character.only = TRUE)); cat('loaded')".format(
     ", ".join(f'"{name}"' for name in R_CORE_PACKAGES)
@@ -69,7 +69,7 @@ def run_r(container: pods.LocalContainer, code: str) -> subprocess.CompletedProc
 def test_init_container_gives_every_r_pod_the_core_packages_with_no_packages_configured(
     tmp_path: Path, cran: str, component: str
 ) -> None:
-    capture = render.run_program("local", {"kubepar:packages": []})
+    capture = harness.run_program("local", {"kubepar:packages": []})
     result = pods.run_init(capture, component, tmp_path, cran, pod_name="pod-0")
     assert result.returncode == 0, result.stderr
     main = pods.LocalContainer(capture, component, tmp_path, pod_name="pod-0")
@@ -79,7 +79,7 @@ def test_init_container_gives_every_r_pod_the_core_packages_with_no_packages_con
 
 def test_without_the_init_container_the_pods_r_cannot_load_future(tmp_path: Path) -> None:
     """The hiding works: this machine has future in Debian's library, the pod's R does not see it."""
-    capture = render.run_program("local")
+    capture = harness.run_program("local")
     worker = pods.LocalContainer(capture, "worker", tmp_path, pod_name="pod-0")
     visible_here = subprocess.run(
         ["Rscript", "-e", "cat(requireNamespace('future', quietly = TRUE))"], capture_output=True, text=True
@@ -91,7 +91,7 @@ def test_without_the_init_container_the_pods_r_cannot_load_future(tmp_path: Path
 
 
 def test_configured_package_installs_and_loads_in_the_worker(tmp_path: Path, cran_with_probe: str) -> None:
-    capture = render.run_program("local", {"kubepar:packages": ["kubeparprobe"]})
+    capture = harness.run_program("local", {"kubepar:packages": ["kubeparprobe"]})
     result = pods.run_init(capture, "worker", tmp_path, cran_with_probe, pod_name="pod-0")
     assert result.returncode == 0, result.stderr
     assert "kubepar: installed future, future.apply, parallelly, kubeparprobe" in result.stderr
@@ -102,16 +102,16 @@ def test_configured_package_installs_and_loads_in_the_worker(tmp_path: Path, cra
 
 
 def test_unknown_package_fails_the_init_container_naming_it(tmp_path: Path, cran_with_probe: str) -> None:
-    capture = render.run_program("local", {"kubepar:packages": ["kubeparprobe", "notapkg"]})
+    capture = harness.run_program("local", {"kubepar:packages": ["kubeparprobe", "notapkg"]})
     result = pods.run_init(capture, "worker", tmp_path, cran_with_probe, pod_name="pod-0")
     assert result.returncode == 1
     assert "kubepar: package(s) not installed: notapkg." in result.stderr
     assert "kubeparprobe" not in result.stderr.split("not installed:")[1].split(".")[0]
 
 
-def session(capture: render.Capture, root: Path, cran: str) -> pods.LocalContainer:
+def session(capture: harness.Capture, root: Path, cran: str) -> pods.LocalContainer:
     """The RStudio session's R, as rserver starts it: the pod's env, kubepar.R as its profile."""
-    pods.start_r_pod(capture, "scheduler", root, cran, "scheduler-0")
+    clusters.start_r_pod(capture, "scheduler", root, cran, "scheduler-0")
     # RStudio sessions use the stack's snapshot; here that is the local repository.
     return pods.LocalContainer(capture, "scheduler", root, pod_name="scheduler-0", env_overrides={"KUBEPAR_CRAN": cran})
 
@@ -119,7 +119,7 @@ def session(capture: render.Capture, root: Path, cran: str) -> pods.LocalContain
 def test_the_session_loads_kubepars_library_first_then_the_users_own_on_the_home_volume(
     tmp_path: Path, cran: str
 ) -> None:
-    capture = render.run_program("local")
+    capture = harness.run_program("local")
     main = session(capture, tmp_path, cran)
     out = run_r(main, 'cat(.libPaths()[1:2], sep = "\\n"); cat("\\nFROM", find.package("future"), "\\n")')
     assert out.returncode == 0, out.stderr
@@ -133,7 +133,7 @@ def test_the_session_loads_kubepars_library_first_then_the_users_own_on_the_home
 def test_install_packages_goes_to_the_users_library_which_workers_do_not_see(
     tmp_path: Path, cran_with_probe: str
 ) -> None:
-    capture = render.run_program("local")
+    capture = harness.run_program("local")
     main = session(capture, tmp_path, cran_with_probe)
     installed = run_r(main, 'install.packages("kubeparprobe", quiet = TRUE); cat(kubeparprobe::probe())')
     assert installed.returncode == 0, installed.stderr
@@ -144,13 +144,13 @@ def test_install_packages_goes_to_the_users_library_which_workers_do_not_see(
     # A later session (a restarted pod: same home) still has it.
     again = run_r(session(capture, tmp_path, cran_with_probe), "cat(kubeparprobe::probe())")
     assert again.stdout == "kubeparprobe answers", again.stderr
-    pods.start_r_pod(capture, "worker", tmp_path, cran_with_probe, "worker-0")
+    clusters.start_r_pod(capture, "worker", tmp_path, cran_with_probe, "worker-0")
     worker = pods.LocalContainer(capture, "worker", tmp_path, pod_name="worker-0")
     assert run_r(worker, "library(kubeparprobe)").returncode != 0
 
 
 def test_a_users_copy_of_a_kubepar_package_is_named_not_silently_shadowed(tmp_path: Path, cran: str) -> None:
-    capture = render.run_program("local")
+    capture = harness.run_program("local")
     main = session(capture, tmp_path, cran)
     user_library = Path(main.local_path("/home/rstudio/R/kubepar-library/4.6"))
     user_library.mkdir(parents=True)
@@ -161,7 +161,7 @@ def test_a_users_copy_of_a_kubepar_package_is_named_not_silently_shadowed(tmp_pa
 
 
 def test_the_installer_builds_with_the_pods_cpu_limit_not_the_nodes_cores() -> None:
-    capture = render.run_program("local", {"kubepar:schedulerCpu": "3"})
+    capture = harness.run_program("local", {"kubepar:schedulerCpu": "3"})
     (init,) = [c for c in pods.deployment(capture, "scheduler")["spec"]["template"]["spec"]["initContainers"]]
     cpus = next(e for e in init["env"] if e["name"] == "KUBEPAR_INSTALL_CPUS")
     assert cpus["valueFrom"] == {"resourceFieldRef": {"containerName": "install-packages", "resource": "limits.cpu"}}

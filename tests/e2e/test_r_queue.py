@@ -27,12 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from components import engines
-from components.config import R_CORE_PACKAGES, R_QUEUE_PACKAGES
+from components.engines import model
+from components.engines.r_language import R_CORE_PACKAGES, R_QUEUE_PACKAGES
 from tests.conftest import program
-from tests.e2e import pods, repository
-
-import render  # isort: skip
+from tools import harness
+from tools.harness import clusters, pods, repository
 
 # What doRedis, redux and storr need beyond base R (Debian packages on this machine).
 QUEUE_DEPENDENCIES = ("foreach", "iterators", "R6", "digest")
@@ -40,7 +39,7 @@ QUEUE_DEPENDENCIES = ("foreach", "iterators", "R6", "digest")
 
 @pytest.fixture(scope="module")
 def queue_cran(tmp_path_factory: pytest.TempPathFactory) -> str:
-    pods.require_r()
+    clusters.require_r()
     try:
         sources = repository.cran_sources(tmp_path_factory.mktemp("cran-sources"))
     except repository.CranUnreachableError as error:
@@ -54,13 +53,13 @@ def queue_cran(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def capture() -> render.Capture:
+def capture() -> harness.Capture:
     return program("local", rBackend="redis", workers=2)
 
 
 @pytest.fixture
-def cluster(capture: render.Capture, tmp_path: Path, queue_cran: str) -> Iterator[pods.LocalQueueCluster]:
-    local = pods.LocalQueueCluster(capture, tmp_path, queue_cran)
+def cluster(capture: harness.Capture, tmp_path: Path, queue_cran: str) -> Iterator[clusters.LocalQueueCluster]:
+    local = clusters.LocalQueueCluster(capture, tmp_path, queue_cran)
     local.start_server()
     try:
         yield local
@@ -68,7 +67,7 @@ def cluster(capture: render.Capture, tmp_path: Path, queue_cran: str) -> Iterato
         local.stop_all()
 
 
-def finish(session: subprocess.Popen[str], cluster: pods.LocalQueueCluster, timeout: float = 300) -> str:
+def finish(session: subprocess.Popen[str], cluster: clusters.LocalQueueCluster, timeout: float = 300) -> str:
     try:
         out, _ = session.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -80,7 +79,7 @@ def finish(session: subprocess.Popen[str], cluster: pods.LocalQueueCluster, time
 
 
 def test_redux_loads_only_with_the_hiredis_the_pods_init_container_fetched(
-    capture: render.Capture, tmp_path: Path, queue_cran: str
+    capture: harness.Capture, tmp_path: Path, queue_cran: str
 ) -> None:
     result = pods.run_init(capture, "worker", tmp_path, queue_cran, "worker-0", hide_system_libraries=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -99,7 +98,7 @@ def test_redux_loads_only_with_the_hiredis_the_pods_init_container_fetched(
     assert missing.returncode != 0 and "libhiredis" in missing.stderr, missing.stderr
 
 
-def test_the_queue_refuses_clients_without_the_password(cluster: pods.LocalQueueCluster) -> None:
+def test_the_queue_refuses_clients_without_the_password(cluster: clusters.LocalQueueCluster) -> None:
     assert cluster.ping(password=None).startswith("NOAUTH")
     assert cluster.ping() == "PONG"
 
@@ -117,7 +116,7 @@ kubepar_status()
 """
 
 
-def test_foreach_over_the_queue_equals_the_sequential_result(cluster: pods.LocalQueueCluster) -> None:
+def test_foreach_over_the_queue_equals_the_sequential_result(cluster: clusters.LocalQueueCluster) -> None:
     for name in ("worker-0", "worker-1"):
         cluster.start_worker(name)
     assert pods.wait_for(lambda: cluster.connected() == 2, timeout=60), cluster.logs()
@@ -143,7 +142,9 @@ cat("RUNS", vapply(1:2, function(i) as.integer(con$GET(paste0("runs:", i))), int
 """
 
 
-def test_with_the_password_on_a_task_longer_than_the_fault_interval_runs_once(cluster: pods.LocalQueueCluster) -> None:
+def test_with_the_password_on_a_task_longer_than_the_fault_interval_runs_once(
+    cluster: clusters.LocalQueueCluster,
+) -> None:
     # doRedis issue 14 reports running tasks resubmitted when Redis has a password:
     # its alive-key thread must authenticate. With 3.0.2 it does: each task runs once.
     for name in ("worker-0", "worker-1"):
@@ -172,7 +173,7 @@ def _elapsed(out: str) -> float:
     return float(next(line for line in out.splitlines() if line.startswith("ELAPSED")).split()[1])
 
 
-def test_a_worker_killed_mid_task_costs_a_retry_not_the_loop(cluster: pods.LocalQueueCluster) -> None:
+def test_a_worker_killed_mid_task_costs_a_retry_not_the_loop(cluster: clusters.LocalQueueCluster) -> None:
     for name in ("worker-0", "worker-1"):
         cluster.start_worker(name)
     assert pods.wait_for(lambda: cluster.connected() == 2, timeout=60), cluster.logs()
@@ -188,7 +189,7 @@ def test_a_worker_killed_mid_task_costs_a_retry_not_the_loop(cluster: pods.Local
     assert _elapsed(out) < 6 + 5 + 10
 
 
-def test_workers_that_join_mid_loop_take_queued_tasks(cluster: pods.LocalQueueCluster) -> None:
+def test_workers_that_join_mid_loop_take_queued_tasks(cluster: clusters.LocalQueueCluster) -> None:
     cluster.start_worker("worker-0")
     assert pods.wait_for(lambda: cluster.connected() == 1, timeout=60), cluster.logs()
     session = cluster.session(SLOW_LOOP.format(tasks=10, seconds=1))
@@ -199,7 +200,7 @@ def test_workers_that_join_mid_loop_take_queued_tasks(cluster: pods.LocalQueueCl
     assert "WORKERS worker-0 worker-1" in out, out
 
 
-def test_a_server_restart_mid_loop_loses_nothing(cluster: pods.LocalQueueCluster) -> None:
+def test_a_server_restart_mid_loop_loses_nothing(cluster: clusters.LocalQueueCluster) -> None:
     for name in ("worker-0", "worker-1"):
         cluster.start_worker(name)
     assert pods.wait_for(lambda: cluster.connected() == 2, timeout=60), cluster.logs()
@@ -215,14 +216,14 @@ def test_a_server_restart_mid_loop_loses_nothing(cluster: pods.LocalQueueCluster
     assert pods.wait_for(lambda: cluster.connected() == 2, timeout=30), "workers did not reconnect"
 
 
-def test_a_busy_worker_exits_promptly_on_sigterm(cluster: pods.LocalQueueCluster) -> None:
+def test_a_busy_worker_exits_promptly_on_sigterm(cluster: clusters.LocalQueueCluster) -> None:
     worker = cluster.start_worker("worker-0")
     assert pods.wait_for(lambda: cluster.connected() == 1, timeout=60), cluster.logs()
     session = cluster.session(SLOW_LOOP.format(tasks=2, seconds=20))
     assert pods.wait_for(lambda: len(pods.r_children(worker)) > 0, 30)
     time.sleep(3)
     t0 = time.monotonic()
-    code = pods.stop(worker, signal.SIGTERM, timeout=engines.SPOT_GRACE_SECONDS)
+    code = pods.stop(worker, signal.SIGTERM, timeout=model.SPOT_GRACE_SECONDS)
     assert code == 0 and time.monotonic() - t0 < 3, cluster.logs()
     session.kill()
     session.communicate()

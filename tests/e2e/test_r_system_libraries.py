@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from components.config import R_CORE_PACKAGES
+from components.engines.r_language import R_CORE_PACKAGES
 from tests.conftest import program
-from tests.e2e import pods, repository
-
-import render  # isort: skip
+from tools import harness
+from tools.harness import clusters, pods, repository
 
 PROBE = "kubeparhiredis"
 LOAD = f"library({PROBE}); cat('HIREDIS', probe(), '\\n')"
@@ -32,7 +31,7 @@ LOAD = f"library({PROBE}); cat('HIREDIS', probe(), '\\n')"
 @pytest.fixture(scope="module")
 def probe_cran(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Kubepar's core packages and a probe package that links libhiredis, as binaries."""
-    pods.require_r()
+    clusters.require_r()
     root = tmp_path_factory.mktemp("hiredis-probe")
     package = root / PROBE
     (package / "R").mkdir(parents=True)
@@ -78,11 +77,11 @@ def probe_cran(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def capture() -> render.Capture:
+def capture() -> harness.Capture:
     return program("local", rBackend="redis")
 
 
-def start_pod(capture: render.Capture, root: Path, cran: str) -> None:
+def start_pod(capture: harness.Capture, root: Path, cran: str) -> None:
     """The scheduler's rendered init containers: hiredis from the distribution's archive, then packages.
 
     The package list is the probe and kubepar's core packages instead of the
@@ -104,7 +103,7 @@ def start_pod(capture: render.Capture, root: Path, cran: str) -> None:
         assert result.returncode == 0, f"{name} failed:\n{result.stdout}{result.stderr}"
 
 
-def session_env(capture: render.Capture, root: Path, cran: str) -> dict[str, str]:
+def session_env(capture: harness.Capture, root: Path, cran: str) -> dict[str, str]:
     """The session's environment as rserver hands it to rsession: the pod's, less LD_LIBRARY_PATH."""
     start_pod(capture, root, cran)
     env = pods.LocalContainer(capture, "scheduler", root, pod_name="scheduler-0").process_env()
@@ -125,14 +124,14 @@ def run(env: dict[str, str], root: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_session_without_ld_library_path_loads_a_package_that_links_the_pods_hiredis(
-    capture: render.Capture, tmp_path: Path, probe_cran: str
+    capture: harness.Capture, tmp_path: Path, probe_cran: str
 ) -> None:
     loaded = run(session_env(capture, tmp_path, probe_cran), tmp_path)
     assert loaded.returncode == 0 and "HIREDIS TRUE" in loaded.stdout, loaded.stderr
 
 
 def test_without_kubepars_preload_the_same_session_cannot_load_it(
-    capture: render.Capture, tmp_path: Path, probe_cran: str
+    capture: harness.Capture, tmp_path: Path, probe_cran: str
 ) -> None:
     env = session_env(capture, tmp_path, probe_cran)
     env.pop("KUBEPAR_SYSTEM_LIBRARY_PATH")

@@ -20,9 +20,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import program
-from tests.e2e import pods
-
-import render  # isort: skip
+from tools import harness
+from tools.harness import clusters, jobs, pods
 
 SWEEPS = [
     {"name": "draws", "script": "tests/e2e/sweeps/draws.R", "tasks": 8, "parallelism": 3, "seed": 42},
@@ -33,17 +32,17 @@ SWEEPS = [
 
 
 @pytest.fixture(scope="module")
-def capture() -> render.Capture:
-    pods.require_r()
+def capture() -> harness.Capture:
+    clusters.require_r()
     return program("local", sweeps=json.dumps(SWEEPS))
 
 
-def run_dir(root: Path, job: pods.LocalJob) -> Path:
+def run_dir(root: Path, job: jobs.LocalJob) -> Path:
     """The run's results folder, as this machine sees the pods' /results."""
     return Path(job.container(0, 0).env["KUBEPAR_RESULTS"])
 
 
-def pause(job: pods.LocalJob, request: str) -> Any:
+def pause(job: jobs.LocalJob, request: str) -> Any:
     """Leave a pause request for a test sweep script; returns the check that the task reached it.
 
     The scripts (tests/e2e/sweeps) take the request and wait to be killed at
@@ -55,10 +54,10 @@ def pause(job: pods.LocalJob, request: str) -> Any:
     return lambda: (folder / f".paused-{request}").exists()
 
 
-def session_r(capture: render.Capture, root: Path, cran: str, code: str) -> str:
+def session_r(capture: harness.Capture, root: Path, cran: str, code: str) -> str:
     """R code in an RStudio session of the rendered scheduler pod, which mounts the results read-only."""
-    pods.start_r_pod(capture, "scheduler", root, cran, "scheduler-0")
-    env = pods.r_session_env(capture, root, port=pods.free_port())
+    clusters.start_r_pod(capture, "scheduler", root, cran, "scheduler-0")
+    env = clusters.r_session_env(capture, root, port=pods.free_port())
     result = subprocess.run(
         ["Rscript", "-e", code], env=env, cwd=root, capture_output=True, text=True, timeout=300, check=False
     )
@@ -66,7 +65,7 @@ def session_r(capture: render.Capture, root: Path, cran: str, code: str) -> str:
     return result.stdout + result.stderr
 
 
-def results_json(capture: render.Capture, root: Path, cran: str, sweep: str) -> dict[str, Any]:
+def results_json(capture: harness.Capture, root: Path, cran: str, sweep: str) -> dict[str, Any]:
     out = session_r(
         capture,
         root,
@@ -82,21 +81,21 @@ def results_json(capture: render.Capture, root: Path, cran: str, sweep: str) -> 
 
 
 def test_every_task_has_one_result_equal_to_a_sequential_run_despite_kills(
-    capture: render.Capture, tmp_path: Path, cran: str
+    capture: harness.Capture, tmp_path: Path, cran: str
 ) -> None:
     parallel_root, sequential_root = tmp_path / "parallel", tmp_path / "sequential"
-    job = pods.LocalJob(capture, "draws", parallel_root, cran)
+    job = jobs.LocalJob(capture, "draws", parallel_root, cran)
     kills = {
         # Preempted: SIGTERM as the kubelet sends it; ignored by the rendered podFailurePolicy.
-        1: pods.Kill(signal.SIGTERM, disruption=True, when=pause(job, "1")),
+        1: jobs.Kill(signal.SIGTERM, disruption=True, when=pause(job, "1")),
         # Lost node: SIGKILL, also a disruption.
-        4: pods.Kill(signal.SIGKILL, disruption=True, when=pause(job, "4")),
+        4: jobs.Kill(signal.SIGKILL, disruption=True, when=pause(job, "4")),
     }
     outcome = job.run(kills=kills)
     assert outcome == {"succeeded": list(range(8)), "failed": []}, job.logs()
     assert sorted(a.index for a in job.attempts if a.number == 1) == [1, 4]
 
-    sequential = pods.LocalJob(capture, "draws", sequential_root, cran)
+    sequential = jobs.LocalJob(capture, "draws", sequential_root, cran)
     sequential.spec = {**sequential.spec, "parallelism": 1}
     assert sequential.run()["succeeded"] == list(range(8))
 
@@ -110,19 +109,19 @@ def test_every_task_has_one_result_equal_to_a_sequential_run_despite_kills(
 
 @pytest.mark.parametrize("sweep", ["draws", "pysim"])
 def test_a_replaced_job_finds_the_finished_tasks_and_does_not_run_them_again(
-    capture: render.Capture, tmp_path: Path, cran: str, sweep: str
+    capture: harness.Capture, tmp_path: Path, cran: str, sweep: str
 ) -> None:
-    env = pods.python_path_env() if sweep == "pysim" else None
-    first = pods.LocalJob(capture, sweep, tmp_path, cran, env_overrides=env)
+    env = clusters.python_path_env() if sweep == "pysim" else None
+    first = jobs.LocalJob(capture, sweep, tmp_path, cran, env_overrides=env)
     assert first.run(indices=[0, 1, 2])["succeeded"] == [0, 1, 2]
     folder = run_dir(tmp_path, first)
     suffix = "pkl" if sweep == "pysim" else "rds"
     done = {index: (folder / f"{index}.{suffix}").read_bytes() for index in (0, 1, 2)}
     # The Job a parallelism change (or a deleted Job) brings: same run, every index again.
-    second = pods.LocalJob(capture, sweep, tmp_path, cran, env_overrides=env)
+    second = jobs.LocalJob(capture, sweep, tmp_path, cran, env_overrides=env)
     second.spec = {**second.spec, "parallelism": 4}
     # Task 5 the first Job never ran: it runs (here it is preempted once, then retried).
-    outcome = second.run(kills={5: pods.Kill(signal.SIGTERM, disruption=True, when=pause(second, "5"))})
+    outcome = second.run(kills={5: jobs.Kill(signal.SIGTERM, disruption=True, when=pause(second, "5"))})
     assert outcome == {"succeeded": list(range(second.spec["completions"])), "failed": []}, second.logs()
     for index, content in done.items():
         assert (folder / f"{index}.{suffix}").read_bytes() == content, f"task {index} was computed again"
@@ -133,9 +132,9 @@ def test_a_replaced_job_finds_the_finished_tasks_and_does_not_run_them_again(
 
 
 def test_each_task_draws_the_stream_future_apply_gives_its_element(
-    capture: render.Capture, tmp_path: Path, cran: str
+    capture: harness.Capture, tmp_path: Path, cran: str
 ) -> None:
-    job = pods.LocalJob(capture, "draws", tmp_path, cran)
+    job = jobs.LocalJob(capture, "draws", tmp_path, cran)
     assert job.run(indices=[0, 5])["succeeded"] == [0, 5]
     out = session_r(
         capture,
@@ -151,9 +150,9 @@ def test_each_task_draws_the_stream_future_apply_gives_its_element(
 
 
 def test_a_task_killed_mid_write_leaves_no_half_written_result(
-    capture: render.Capture, tmp_path: Path, cran: str
+    capture: harness.Capture, tmp_path: Path, cran: str
 ) -> None:
-    job = pods.LocalJob(capture, "heavy", tmp_path, cran)
+    job = jobs.LocalJob(capture, "heavy", tmp_path, cran)
     folder = run_dir(tmp_path, job)
     in_the_write = pause(job, "write-1")
 
@@ -162,7 +161,7 @@ def test_a_task_killed_mid_write_leaves_no_half_written_result(
         return in_the_write() and any((folder / ".kubepar" / "tmp").glob("1-*")) and not (folder / "1.rds").exists()
 
     # retries: 0, so only the podFailurePolicy lets the killed task run again.
-    outcome = job.run(kills={1: pods.Kill(signal.SIGKILL, disruption=True, when=writing)})
+    outcome = job.run(kills={1: jobs.Kill(signal.SIGKILL, disruption=True, when=writing)})
     assert outcome["succeeded"] == [0, 1, 2], job.logs()
     killed = next(a for a in job.attempts if a.index == 1 and a.number == 0)
     assert killed.exit_code == -signal.SIGKILL
@@ -173,18 +172,18 @@ def test_a_task_killed_mid_write_leaves_no_half_written_result(
 
 
 def test_without_the_disruption_rule_a_preemption_would_fail_the_task(
-    capture: render.Capture, tmp_path: Path, cran: str
+    capture: harness.Capture, tmp_path: Path, cran: str
 ) -> None:
-    job = pods.LocalJob(capture, "heavy", tmp_path, cran)
+    job = jobs.LocalJob(capture, "heavy", tmp_path, cran)
     job.ignores_disruptions = False  # what the Job would do without its podFailurePolicy
-    outcome = job.run(indices=[2], kills={2: pods.Kill(signal.SIGTERM, disruption=True, when=pause(job, "write-2"))})
+    outcome = job.run(indices=[2], kills={2: jobs.Kill(signal.SIGTERM, disruption=True, when=pause(job, "write-2"))})
     assert outcome == {"succeeded": [], "failed": [2]}
 
 
 def test_a_failing_task_is_retried_then_reported_missing_not_a_crash(
-    capture: render.Capture, tmp_path: Path, cran: str
+    capture: harness.Capture, tmp_path: Path, cran: str
 ) -> None:
-    job = pods.LocalJob(capture, "flaky", tmp_path, cran)
+    job = jobs.LocalJob(capture, "flaky", tmp_path, cran)
     outcome = job.run()
     assert outcome == {"succeeded": [0, 1, 2, 4, 5], "failed": [3]}
     # backoffLimitPerIndex 2: the first attempt and two retries.
@@ -204,10 +203,10 @@ def test_a_failing_task_is_retried_then_reported_missing_not_a_crash(
     assert "SWEEPS 5 1 0" in out
 
 
-def test_python_sweeps_follow_the_same_contract(capture: render.Capture, tmp_path: Path) -> None:
-    env = pods.python_path_env()
-    job = pods.LocalJob(capture, "pysim", tmp_path, None, env_overrides=env)
-    outcome = job.run(kills={2: pods.Kill(signal.SIGTERM, disruption=True, when=pause(job, "2"))})
+def test_python_sweeps_follow_the_same_contract(capture: harness.Capture, tmp_path: Path) -> None:
+    env = clusters.python_path_env()
+    job = jobs.LocalJob(capture, "pysim", tmp_path, None, env_overrides=env)
+    outcome = job.run(kills={2: jobs.Kill(signal.SIGTERM, disruption=True, when=pause(job, "2"))})
     assert outcome == {"succeeded": list(range(6)), "failed": []}, job.logs()
     assert [a.number for a in job.attempts if a.index == 2] == [0, 1], "the preemption did not happen"
     folder = run_dir(tmp_path, job)

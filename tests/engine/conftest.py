@@ -25,8 +25,7 @@ import yaml
 from pulumi import automation as auto
 
 from tests.conftest import ROOT
-
-import stack as engine_stack  # isort: skip
+from tools import stack as engine_stack
 
 BIN = engine_stack.ENGINE_BIN
 # What a stack of the project needs in its folder; nothing else is copied.

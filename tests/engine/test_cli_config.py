@@ -19,9 +19,8 @@ from pulumi import automation as auto
 
 from tests.conftest import ROOT, STACKS
 from tests.engine.conftest import Cluster
-
-import render  # isort: skip
-import stack as engine_stack  # isort: skip
+from tools import harness
+from tools import stack as engine_stack
 
 CLI_CONFIG_ERRORS = ("is missing configuration value", "must be of type", "must be encrypted")
 
@@ -76,7 +75,7 @@ def test_the_clis_refusal_is_the_renders_word_for_word(
     document = yaml.safe_load((folder / "Pulumi.yaml").read_text())
     document["config"].update(declared)
     (folder / "Pulumi.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
-    with pytest.raises(render.CliConfigError) as expected:
-        render.apply_project_config(document, "clicheck", values)
+    with pytest.raises(harness.CliConfigError) as expected:
+        harness.apply_project_config(document, "clicheck", values)
     error = preview(folder, state, cluster, "clicheck")
     assert str(expected.value) in error, error

@@ -21,8 +21,7 @@ from pulumi_policy import EnforcementLevel
 from tests.conftest import program
 from tests.engine.conftest import Cluster, Deployed
 from tests.policies.helpers import violations
-
-import render  # isort: skip
+from tools import harness
 
 POOL_OF = {"scheduler": "system", "worker": "workers", "sweep": "workers"}
 SWEEP = {"name": "sim", "script": "examples/sweeps/sim.R", "tasks": 4, "parallelism": 2}
@@ -88,12 +87,12 @@ def test_the_policy_pack_passes_on_the_resources_the_real_engine_registered(depl
     # the inputs the engine recorded instead.
     deployed = deploy("kwpolicy", sweeps=[SWEEP])
     deployed.up()
-    capture = render.Capture()
+    capture = harness.Capture()
     for resource in _resources(deployed):
         if resource["type"].startswith("kubernetes:") and resource.get("custom"):
             inputs = _plain(resource.get("inputs") or {})
             capture.resources.append(
-                render.Recorded(
+                harness.Recorded(
                     type=resource["type"],
                     name=resource["urn"].rsplit("::", 1)[-1],
                     urn=resource["urn"],

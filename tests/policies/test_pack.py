@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from pulumi_policy import EnforcementLevel
 
+from policies import kubepar_policies as kp
 from tests.conftest import ROOT, STACKS, program
 from tests.policies.helpers import (
     CLUSTER,
@@ -20,12 +22,10 @@ from tests.policies.helpers import (
     POOL,
     SERVICE,
     component,
-    kp,
     mutated,
     violations,
 )
-
-import render  # isort: skip
+from tools import harness
 
 JOB = "kubernetes:batch/v1:Job"
 
@@ -69,7 +69,7 @@ def _allow_all_ingress(props: dict[str, Any]) -> None:
     props["spec"]["ingress"] = [{}]
 
 
-def _scheduler_endpoint(r: render.Recorded) -> bool:
+def _scheduler_endpoint(r: harness.Recorded) -> bool:
     return r.inputs["metadata"].get("name") == "kubepar-scheduler"
 
 
@@ -165,7 +165,7 @@ def test_a_configured_worker_port_stays_private_with_the_default_pack_config() -
     capture = program("dev", workerPort="12000", **EXPOSED)
     found = mutated("dev", SERVICE, _scheduler_endpoint, _public_worker_service)
     assert any(m.startswith("no-public-worker-port: ") for m in found)
-    clone = render.Capture(resources=list(capture.resources))
+    clone = harness.Capture(resources=list(capture.resources))
     endpoint = next(r for r in clone.resources if r.type == SERVICE and _scheduler_endpoint(r))
     ui = next(r for r in clone.resources if r.type == SERVICE and r.inputs["spec"]["type"] == "LoadBalancer")
     ui.inputs["spec"]["ports"][0]["targetPort"] = "r-workers"
@@ -200,6 +200,8 @@ def test_the_pack_constructs_and_serves() -> None:
     pack = subprocess.Popen(
         [sys.executable, "__main__.py"],
         cwd=ROOT / "policies",
+        # As in policies/venv, where the Makefile's kubepar.pth puts the project on the path.
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -221,7 +223,7 @@ def test_the_redis_backend_passes_every_mandatory_rule(stack: str) -> None:
 
 def test_the_queue_port_may_never_be_public() -> None:
     capture = program("dev", rBackend="redis")
-    clone = render.Capture(resources=[copy.deepcopy(r) for r in capture.resources])
+    clone = harness.Capture(resources=[copy.deepcopy(r) for r in capture.resources])
     queue = next(
         r for r in clone.resources if r.type == SERVICE and r.inputs["metadata"].get("name") == "kubepar-queue"
     )

@@ -8,17 +8,18 @@ from typing import Any
 import pytest
 from pulumi_policy import ResourceValidationArgs
 
-from components.engines import ROCKER_INIT_CAPABILITIES
+from components.ground.rocker import ROCKER_INIT_CAPABILITIES
 from tests.policies.helpers import (
     POLICIES,
     WORKLOAD_KINDS,
-    _options,
     check,
     container,
     kp,
+    options,
     pod_spec,
     workload,
 )
+from tools.harness.pack import collector
 
 SCHEDULER = {"app.kubernetes.io/component": "scheduler"}
 
@@ -271,9 +272,9 @@ def test_children_of_config_groups_and_v4_charts_are_checked_like_any_resource(p
     for name in ("no-host-access", "container-hardening"):
         policy = POLICIES[name]
         settings = kp.config_defaults(policy)
-        args = ResourceValidationArgs(resource_type, props, urn, "chart:ns/w", _options(), None, settings)
+        args = ResourceValidationArgs(resource_type, props, urn, "chart:ns/w", options(), None, settings)
         found: list[str] = []
-        policy.validate(args, lambda message, _urn=None, found=found: found.append(message))
+        policy.validate(args, collector(found))
         assert (found != []) is (name == "no-host-access"), (name, found)
 
 

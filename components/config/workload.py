@@ -1,0 +1,135 @@
+"""Stack config into settings: every key checked, every problem collected, then one answer.
+
+Owns: :func:`parse`, which reads the keys every engine shares, hands the
+engine's own keys, limits and packages to its plug-in, the GKE keys to
+gke.py and the sweeps to sweeps.py, and builds :class:`Settings`. Does not:
+call ``pulumi.Config`` (config/__init__.py does, once).
+Invariant: :func:`parse` returns complete settings or raises one
+:class:`ConfigError` with every problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from components import engines
+from components.config.gke import check_not_cluster_ranges, parse_gke
+from components.config.sweeps import parse_sweeps
+from components.engines.python_language import parse_dask_version
+from components.engines.r_language import cran_repository, parse_r_version
+from components.ground.parsers import (
+    check_stack_name,
+    parse_cpu,
+    parse_disk,
+    parse_memory,
+    parse_namespace,
+    parse_snapshot,
+)
+from components.ground.project import DEFAULTS
+from components.ground.reader import ConfigError, Reader
+from components.ground.settings import GkeSettings, Settings, WorkloadSettings
+from components.ground.sizing import check_existing_pools, check_scheduler_fits
+
+PLATFORMS = ("gke", "existing")
+
+
+def _engine_keys(read: Reader, engine: str) -> tuple[tuple[str, str], ...]:
+    """The selected engine's own keys; another engine's keys at a non-default value are refused."""
+    chosen = engines.plugins().get(engine)
+    for plugin in engines.plugins().values():
+        if plugin is chosen:
+            continue
+        for key in plugin.own_keys:
+            if read.text(key) != DEFAULTS.get(key, "") and not read.failed("engine"):
+                read.fail(
+                    key,
+                    f"{read.text(key)!r} applies to engine {plugin.name} only; engine {engine} "
+                    "does not read it (remove it)",
+                )
+    if chosen is None:
+        return ()
+    chosen.check(read)
+    return tuple(sorted(chosen.options(read).items()))
+
+
+def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None) -> Settings:
+    """Validate raw config values (strings, lists as JSON) into :class:`Settings`.
+
+    Raises :class:`ConfigError` with every problem at once.
+    """
+    read = Reader(raw)
+    platform = read.choice("platform", PLATFORMS)
+    namespace = read.parsed("namespace", parse_namespace, "for example kubepar", "kubepar")
+    engine = read.choice("engine", tuple(engines.plugins()))
+    plugin = engines.plugins()[engine]
+    workers = read.integer("workers", 0, plugin.max_workers, plugin.workers_fix)
+    r_version = read.parsed("rVersion", parse_r_version, "use a rocker image tag such as 4.6.1", "4.6.1")
+    cpu_fix = "use a Kubernetes CPU quantity such as 1 or 500m"
+    memory_fix = "use a Kubernetes memory quantity such as 2Gi or 512Mi"
+    worker_cpu = read.parsed("workerCpu", parse_cpu, cpu_fix, "1")
+    worker_memory = read.parsed("workerMemory", parse_memory, memory_fix, "2Gi")
+    scheduler_cpu = read.parsed("schedulerCpu", parse_cpu, cpu_fix, "1")
+    scheduler_memory = read.parsed("schedulerMemory", parse_memory, memory_fix, "2Gi")
+    home_size = read.parsed("homeSize", parse_disk, "use a size such as 20Gi", "20Gi")
+    worker_port = read.integer("workerPort", 1024, 65535, "use an unprivileged port such as 11562")
+    setup_timeout = read.integer("workerSetupTimeout", 1, 60, "a few seconds keeps idle workers quick to join")
+    # Package snapshot (R) and Dask release: R and Python sweeps use them whatever the engine.
+    cran_snapshot = read.parsed("cranSnapshot", parse_snapshot, "use the date of a package snapshot", "2026-06-30")
+    check_stack_name(read, stack)
+    dask_version = read.parsed("daskVersion", parse_dask_version, "use a Dask release such as 2026.7.1", "2026.7.1")
+    packages = plugin.packages(read, read.string_list("packages"))
+    options = _engine_keys(read, engine)
+
+    allowed = read.cidrs("allowedSourceRanges", "RStudio")
+    kube_context = read.text("kubeContext") or None
+    sweeps = parse_sweeps(read, worker_cpu, worker_memory) if not read.failed("workerCpu", "workerMemory") else []
+
+    gke: GkeSettings | None = None
+    if platform == "gke":
+        gke = parse_gke(read, gcp_project, workers, worker_cpu, worker_memory, sweeps)
+        check_scheduler_fits(read, gke.system_machine_type, scheduler_cpu, scheduler_memory, sidecar=True)
+        check_not_cluster_ranges(read, allowed, gke)
+    elif read.string_list("masterAuthorizedNetworks"):
+        read.fail("masterAuthorizedNetworks", "only applies to platform gke; remove it")
+    node_pools = platform == "gke" or read.boolean("nodePools")
+    if platform == "existing" and node_pools and not read.failed("workerCpu", "workerMemory"):
+        check_existing_pools(read, workers, worker_cpu, worker_memory, sweeps, scheduler_cpu, scheduler_memory)
+
+    deletion_protection = read.boolean("deletionProtection")
+    replace_home = read.boolean("replaceHome")
+    if read.problems:
+        raise ConfigError(read.problems)
+
+    workload = WorkloadSettings(
+        stack=stack,
+        engine=engine,
+        options=options,
+        dask_version=dask_version,
+        namespace=namespace,
+        r_version=r_version,
+        workers=workers,
+        worker_cpu=worker_cpu,
+        worker_memory=worker_memory,
+        scheduler_cpu=scheduler_cpu,
+        scheduler_memory=scheduler_memory,
+        home_size=home_size,
+        packages=tuple(sorted(packages)),
+        allowed_source_ranges=allowed,
+        worker_port=worker_port,
+        worker_setup_timeout=setup_timeout,
+        node_pools=node_pools,
+        deletion_protection=deletion_protection,
+        replace_home=replace_home,
+        cran_snapshot=cran_snapshot,
+        cran_repository=cran_repository(r_version, cran_snapshot),
+        sweeps=tuple(sweeps),
+    )
+    return Settings(
+        stack=stack,
+        platform=platform,
+        kube_context=kube_context,
+        gke=gke,
+        workload=workload,
+        password=None,
+        warnings=tuple(read.warnings),
+    )

@@ -1,0 +1,251 @@
+"""The engine model: what runs in the pods, as plain data the Kubernetes wing turns into objects.
+
+Owns: the shape of an engine (its pod roles, scripts, in-cluster traffic as
+edges, stack outputs) and of a role (container, installer, and its security,
+storage, disruption and exposure settings, grouped), the paths every pod
+shares, and the plug-in record each engine module exports. Does not: create
+anything, or know any particular engine.
+
+Invariant: in-cluster traffic is declared once, as edges; the network
+policies derive both the client's egress and the server's ingress from them,
+so the two ends can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from components.ground.reader import Reader
+from components.ground.settings import WorkloadSettings
+
+WORKLOADS = Path(__file__).resolve().parents[2] / "workloads"
+SCRIPTS_DIR = "/etc/kubepar/scripts"
+SETTINGS_DIR = "/etc/kubepar/settings"
+PACKAGES_DIR = "/opt/kubepar/packages"
+SYSTEM_DIR = "/opt/kubepar/system"
+QUEUE_AUTH_DIR = "/etc/kubepar/queue-auth"
+RESULTS_DIR = "/results"
+ENDPOINT_SERVICE = "kubepar-scheduler"
+# A high UID that no image or host account uses: the default for non-root containers.
+NON_ROOT_UID = 10001
+# GKE Spot preemption gives non-system pods about 15 s, whatever the pod asks for.
+SPOT_GRACE_SECONDS = 15
+
+# Tags, not digests, on every image: the tag fixes the R or Dask version; rocker
+# and dask rebuild a tag for OS security fixes, which new pods then pull
+# (imagePullPolicy Always); R packages are fixed by the dated snapshot. A digest
+# would freeze an unpatched build, and cannot be looked up without the registry.
+IMAGE_TAG_SKIP = (
+    "CKV_K8S_43",
+    "tags pin the version and are pulled Always for OS fixes; packages are pinned by the snapshot",
+)
+NO_PROBE_REASON = "serves no port: the dial loop is PID 1, so the container ends and restarts when it dies"
+SECRET_ENV_REASON = "the image reads its login secret only from this environment variable"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Probe:
+    """One check used for startup, readiness and liveness."""
+
+    port: int
+    path: str | None = None
+    """HTTP path; None means a TCP connect."""
+    liveness: bool = True
+    """Also restart the container when the check fails. Off where a busy process
+    can miss a check (Dask's event loop blocks for seconds under load)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Installer:
+    """How a role's extra packages are installed once per pod, in an init container."""
+
+    image: str
+    command: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    """Installer environment (the package list, the target folder)."""
+    path_env: tuple[str, str]
+    """Variable and value that put the installed packages on the main container's path."""
+    system_libraries: tuple[str, ...] = ()
+    """System libraries (``hiredis``) fetched by a first init container, without root, from the
+    image's own distribution, and found through LD_LIBRARY_PATH."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Security:
+    """Who the container runs as."""
+
+    root_init: bool = False
+    """The documented exception: an image whose init must start as root (rocker/rstudio)."""
+    run_as_user: int = NON_ROOT_UID
+    """UID for non-root roles."""
+    fs_group: int | None = None
+    """Group that owns mounted volumes (the home volume's user group)."""
+    read_only_root: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """A PersistentVolumeClaim the role mounts; its pods then roll out by Recreate (ReadWriteOnce)."""
+
+    name: str
+    """Which of the stack's claims: ``home`` (the user's files) or ``queue`` (the queue's append-only file)."""
+    path: str
+    """Mount path."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Storage:
+    """What the role mounts besides the engine's scripts."""
+
+    claim: Claim | None = None
+    tmp_size: str = "2Gi"
+    """Size limit of the /tmp scratch volume."""
+    live_settings: bool = False
+    """Mount the live settings ConfigMap (worker count) at SETTINGS_DIR."""
+    queue_auth: bool = False
+    """Mount the queue's password files at QUEUE_AUTH_DIR (server and clients)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Disruption:
+    """How the role's pods stop, and who may stop them."""
+
+    grace_seconds: int = 30
+    await_rollout: bool = True
+    """False: `pulumi up` does not wait for these pods (workers may wait for autoscaled nodes)."""
+    safe_to_evict: bool = True
+    """False: the cluster autoscaler never evicts these pods to consolidate nodes (they hold work)."""
+    budget: bool = False
+    """A PodDisruptionBudget that admits no voluntary eviction: a node drain waits for it
+    (GKE waits up to an hour, inside the maintenance window)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exposure:
+    """The role's ports and who outside the engine reaches them."""
+
+    ports: tuple[tuple[str, int], ...] = ()
+    """Container ports by name."""
+    user_port: int | None = None
+    """Port users reach: LoadBalancer limited to allowedSourceRanges, or ClusterIP."""
+    endpoint_port: int | None = None
+    """Port clients dial through the fixed-name Service ``endpoint_service``."""
+    endpoint_service: str = ENDPOINT_SERVICE
+    internet: str = "https"
+    """Egress to public addresses: ``none``, ``https`` (package repositories, object stores), ``web``
+    (HTTP too: the Ubuntu archive the system library installer reads) or ``all``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PodRole:
+    """One kind of pod: its container, its installer, and the settings of each concern."""
+
+    component: str
+    """``app.kubernetes.io/component`` label and logical-name prefix."""
+    image: str
+    command: tuple[str, ...] = ()
+    """Empty: the image's own entrypoint."""
+    env: tuple[tuple[str, str], ...] = ()
+    field_env: tuple[tuple[str, str], ...] = ()
+    """Variables from the pod's own fields (downward API): (name, fieldPath)."""
+    pre_stop: tuple[str, ...] = ()
+    """Command run before SIGTERM (graceful hand-over), or nothing."""
+    cpu: str
+    memory: str
+    blas_threads: str = "1"
+    """OMP/OpenBLAS/MKL threads: OpenBLAS otherwise sizes itself from the host's cores."""
+    probe: Probe | None = None
+    replicas: int = 1
+    pool: str = "system"
+    """kubepar node pool (``system`` on-demand, ``workers`` tainted)."""
+    session: bool = False
+    """The user's own session: it gets the login (``password_env``), the user port's stack
+    outputs and read access to the sweep results."""
+    password_env: str | None = None
+    """Variable that receives the stack's password (from a Secret); sessions only."""
+    installer: Installer | None = None
+    """Extra packages for this role's pods, or None."""
+    security: Security = field(default_factory=Security)
+    storage: Storage = field(default_factory=Storage)
+    disruption: Disruption = field(default_factory=Disruption)
+    exposure: Exposure = field(default_factory=Exposure)
+    checkov_skips: tuple[tuple[str, str], ...] = ()
+    """(check id, reason) that checkov skips on this role's workload only, besides IMAGE_TAG_SKIP."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Edge:
+    """One in-cluster connection: ``client`` pods dial ``server`` pods on ``port`` (None: any port)."""
+
+    client: str
+    server: str
+    port: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Access:
+    """A user-facing port as stack outputs: ``<prefix>Url`` and ``<prefix>PortForward``."""
+
+    component: str
+    port: int
+    prefix: str = ""
+    """Empty for the session (``url``, ``portForward``); ``dashboard`` for ``dashboardUrl``..."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Engine:
+    name: str
+    roles: tuple[PodRole, ...]
+    files: dict[str, str] = field(default_factory=dict)
+    """Scripts mounted into every pod at SCRIPTS_DIR (the ``scripts`` ConfigMap)."""
+    edges: tuple[Edge, ...] = ()
+    """Every in-cluster connection between the roles, in the order their rules are written."""
+    access: tuple[Access, ...] = ()
+    """User-facing ports reported as stack outputs; the first is the session's."""
+    outputs: tuple[tuple[str, str | int], ...] = ()
+    """Plain stack outputs of the engine (its version, its login user)."""
+
+    @property
+    def session(self) -> PodRole:
+        """The one role that is the user's session."""
+        sessions = [role for role in self.roles if role.session]
+        if len(sessions) != 1:
+            raise ValueError(f"engine {self.name} has {len(sessions)} session roles; it needs exactly one")
+        return sessions[0]
+
+    @property
+    def claims(self) -> tuple[str, ...]:
+        """Names of the claims the roles mount (``home``, ``queue``)."""
+        return tuple(role.storage.claim.name for role in self.roles if role.storage.claim is not None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnginePlugin:
+    """What an engine module exports as ``PLUGIN``; the registry finds it there."""
+
+    name: str
+    """The ``engine`` key's value that selects it."""
+    build: Callable[[WorkloadSettings], Engine]
+    max_workers: int
+    workers_fix: str
+    """The fix named when ``workers`` is over ``max_workers``."""
+    packages: Callable[[Reader, list[str]], list[str]]
+    """Checks the ``packages`` entries (recording problems) and returns those to install."""
+    options: Callable[[Reader], dict[str, str]] = lambda read: {}
+    """Reads the engine's own keys (only when it is selected) into ``WorkloadSettings.options``."""
+    own_keys: tuple[str, ...] = ()
+    """Keys only this engine reads: any other engine refuses them at a non-default value."""
+    check: Callable[[Reader], None] = lambda read: None
+    """Checks of the engine's limits on keys of every engine (whole CPUs for Dask threads), run
+    before anything is built on those keys."""
+
+
+def files(folder: str, names: tuple[str, ...]) -> dict[str, str]:
+    """Scripts from ``workloads/<folder>/``, by name."""
+    return {name: (WORKLOADS / folder / name).read_text() for name in names}
+
+
+def endpoint_host(settings: WorkloadSettings, service: str = ENDPOINT_SERVICE) -> str:
+    return f"{service}.{settings.namespace}.svc.cluster.local"

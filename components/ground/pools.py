@@ -1,0 +1,24 @@
+"""The node-pool vocabulary that GCP pools, Kubernetes pods, the kwok nodes and the pack share.
+
+Owns: the pool names, the node label that names a node's pool, the taint
+that keeps everything but workers off the worker pool, and the node disk.
+Invariant: a pod lands on a pool only through these names: a pool's label
+value is its name, and only worker-pool pods tolerate the taint.
+"""
+
+from __future__ import annotations
+
+SYSTEM_POOL = "system"
+"""On demand: the user's session and the schedulers (never preempted)."""
+WORKER_POOL = "workers"
+"""Autoscaled from zero, Spot where the stack says so, tainted."""
+POOLS = (SYSTEM_POOL, WORKER_POOL)
+
+POOL_LABEL = "kubepar.dev/pool"
+"""Node label whose value is the node's pool."""
+WORKER_TAINT_KEY = "kubepar.dev/workers"
+WORKER_TAINT_VALUE = "true"
+"""Worker nodes carry ``kubepar.dev/workers=true:NoSchedule``: only worker-pool pods tolerate it."""
+
+NODE_DISK_GB = 50
+"""Boot disk of every node (pd-balanced): images, the package volumes and sidecar staging."""

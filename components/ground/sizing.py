@@ -1,0 +1,145 @@
+"""Pool sizing: whether what runs at once fits the pools, and how many worker nodes that takes.
+
+Owns: the arithmetic of nodes from machine shapes (GKE's reservations
+included) against workers, every sweep's parallelism together, the
+scheduler and the storage sidecar; its problems name the key to change.
+Does not: read config or create pools.
+"""
+
+from __future__ import annotations
+
+import math
+
+from components.ground import quantities
+from components.ground.reader import Reader
+from components.ground.settings import SweepSettings
+
+# The Cloud Storage FUSE sidecar GKE injects into every pod that mounts the
+# results bucket requests this much by default: it counts towards a node.
+GCSFUSE_SIDECAR_CPU_MILLIS = 250
+GCSFUSE_SIDECAR_MEMORY_BYTES = 256 * 1024**2
+MAX_DERIVED_POOL_NODES = 1000
+
+
+def worker_pool_size(
+    read: Reader,
+    machine: str,
+    workers: int,
+    worker_cpu: str,
+    worker_memory: str,
+    sweeps: list[SweepSettings],
+    *,
+    sidecar: bool = True,
+) -> int:
+    """The worker pool ceiling: derived, or set by hand, so workers and every sweep fit at once.
+
+    ``sidecar``: task pods mount the results bucket (GKE) and carry the FUSE sidecar.
+    """
+    shape = quantities.machine_shape(machine)
+    # 0, the default, means derived (the CLI refuses a declared key without a default).
+    max_nodes = read.integer("workerPoolMaxNodes", 0, 1000, "use 1..1000, or 0 to derive it")
+    explicit = max_nodes > 0
+    if shape is None or read.failed("workerCpu", "workerMemory", "workerMachineType", "workerPoolMaxNodes"):
+        return max(1, max_nodes)
+    per_node = quantities.workers_per_node(
+        shape, quantities.cpu_millis(worker_cpu), quantities.memory_bytes(worker_memory)
+    )
+    if per_node == 0:
+        read.fail(
+            "workerMachineType",
+            f"a worker ({worker_cpu} CPU, {worker_memory}) does not fit on {machine} "
+            "after GKE's reservations; choose a larger machine or smaller workerCpu/workerMemory",
+        )
+        return max(1, max_nodes)
+    worker_nodes = math.ceil(workers / per_node)
+    needs = [f"{workers} workers need {worker_nodes} ({per_node} per node)"] if workers else []
+    needed = worker_nodes
+    for sweep in sweeps:
+        # Each task pod also carries the Cloud Storage FUSE sidecar.
+        fit = quantities.workers_per_node(
+            shape,
+            quantities.cpu_millis(sweep.cpu) + (GCSFUSE_SIDECAR_CPU_MILLIS if sidecar else 0),
+            quantities.memory_bytes(sweep.memory) + (GCSFUSE_SIDECAR_MEMORY_BYTES if sidecar else 0),
+        )
+        if fit == 0:
+            beside = " and the storage sidecar" if sidecar else ""
+            read.fail(
+                f"sweeps[{sweep.name}].cpu",
+                f"a task pod ({sweep.cpu} CPU, {sweep.memory}{beside}) does not fit on {machine}; "
+                "choose a larger workerMachineType or a smaller cpu/memory for the sweep",
+            )
+            continue
+        nodes = math.ceil(sweep.parallelism / fit)
+        needs.append(f"sweep {sweep.name} needs {nodes} ({sweep.parallelism} pods, {fit} per node)")
+        needed += nodes
+    if explicit:
+        if needed > max_nodes:
+            # Pods past the ceiling would stay Pending for ever: refuse now, with the numbers.
+            read.fail(
+                "workerPoolMaxNodes",
+                f"{max_nodes} {machine} nodes cannot hold everything that runs at once: {'; '.join(needs)}; "
+                f"{needed} in all. Raise workerPoolMaxNodes to {needed} (or set 0 to derive it), "
+                "or lower workers or a sweep's parallelism",
+            )
+        return max_nodes
+    if needed > MAX_DERIVED_POOL_NODES:
+        read.fail(
+            "sweeps",
+            f"workers and sweeps together need {needed} {machine} nodes, over the pool's {MAX_DERIVED_POOL_NODES}; "
+            "lower parallelism or choose a larger workerMachineType",
+        )
+    return max(1, min(needed, MAX_DERIVED_POOL_NODES))
+
+
+def machine_types(read: Reader) -> tuple[str, str]:
+    """(system, worker) machine types, each one kubepar can size."""
+    machines = (read.text("systemMachineType"), read.text("workerMachineType"))
+    for key, machine in zip(("systemMachineType", "workerMachineType"), machines, strict=True):
+        if quantities.machine_shape(machine) is None:
+            read.fail(
+                key,
+                f"{machine!r} is not a machine type kubepar can size "
+                "(FAMILY-standard|highmem|highcpu-N, e2-medium, FAMILY-custom-CPUS-MB)",
+            )
+    return machines
+
+
+def check_existing_pools(
+    read: Reader, workers: int, worker_cpu: str, worker_memory: str, sweeps: list[SweepSettings], cpu: str, memory: str
+) -> None:
+    """platform existing with nodePools: the cluster's pools are fixed, so what runs must fit them now."""
+    system_machine, worker_machine = machine_types(read)
+    if not read.failed("workerPoolMaxNodes") and read.text("workerPoolMaxNodes") in ("", "0"):
+        read.fail(
+            "workerPoolMaxNodes",
+            "with nodePools on an existing cluster, set it to the number of worker nodes the cluster has; "
+            "kubepar checks that workers and sweeps fit on them",
+        )
+        return
+    worker_pool_size(read, worker_machine, workers, worker_cpu, worker_memory, sweeps, sidecar=False)
+    check_scheduler_fits(read, system_machine, cpu, memory, sidecar=False)
+
+
+def check_scheduler_fits(read: Reader, machine: str, cpu: str, memory: str, *, sidecar: bool) -> None:
+    """The scheduler (and the Dask notebook) must fit on one system node, or it stays Pending.
+
+    ``sidecar``: the session mounts the results bucket (GKE), so the FUSE sidecar sits beside it.
+    """
+    shape = quantities.machine_shape(machine)
+    if shape is None or read.failed("schedulerCpu", "schedulerMemory"):
+        return
+    cpu_needed = quantities.cpu_millis(cpu) + (GCSFUSE_SIDECAR_CPU_MILLIS if sidecar else 0)
+    memory_needed = quantities.memory_bytes(memory) + (GCSFUSE_SIDECAR_MEMORY_BYTES if sidecar else 0)
+    if quantities.workers_per_node(shape, cpu_needed, memory_needed) == 0:
+        cpu_left, memory_left = quantities.allocatable(shape)
+        beside = (
+            f", and the storage sidecar's {GCSFUSE_SIDECAR_CPU_MILLIS}m, {GCSFUSE_SIDECAR_MEMORY_BYTES // 1024**2}Mi"
+            if sidecar
+            else ""
+        )
+        read.fail(
+            "schedulerMemory" if memory_needed > memory_left else "schedulerCpu",
+            f"the scheduler ({cpu} CPU, {memory}{beside}) does not fit on a {machine} system node, "
+            f"which has {cpu_left}m CPU and {memory_left // 1024**2}Mi left after GKE's reservations; "
+            "its pod would stay Pending. Lower schedulerCpu/schedulerMemory or choose a larger systemMachineType",
+        )

@@ -1,0 +1,44 @@
+"""The Kubernetes provider of an existing cluster, from kubectl's context.
+
+Owns: the provider options of platform ``existing``. Does not: hold
+credentials (kubectl's own configuration does), or build the GKE provider
+(gcp/cluster.py sets the same options there; tests/test_cluster.py keeps them equal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.ground.settings import Settings
+
+
+def existing_cluster_provider(name: str, context: str | None) -> k8s.Provider:
+    """Provider for the cluster kubectl already points at (``platform: existing``)."""
+    return k8s.Provider(
+        name,
+        context=context,
+        # A stack must never adopt objects it did not create.
+        upsert_existing_objects=False,
+        # ConfigMaps not marked immutable update in place (the worker count); see engine_files.py.
+        enable_config_map_mutable=True,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExistingPlatform:
+    """platform existing: the cluster kubectl points at, as the Kubernetes objects need it."""
+
+    provider: pulumi.ProviderResource
+    opts: pulumi.ResourceOptions
+    # Unknown here: the private ranges every egress policy excludes cover an in-cluster endpoint.
+    api_server_cidrs: pulumi.Input[list[str]] | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def existing_platform(settings: Settings) -> ExistingPlatform:
+    provider = existing_cluster_provider("kubepar-k8s", settings.kube_context)
+    return ExistingPlatform(provider=provider, opts=pulumi.ResourceOptions(providers=[provider]))
