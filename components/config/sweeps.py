@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ MAX_SWEEP_NAME = 40
 MAX_SWEEP_DEADLINE_HOURS = 720
 # A ConfigMap holds at most 1 MiB, with kubepar's helpers beside the script.
 MAX_SCRIPT_BYTES = 512 * 1024
+# Linux's limits: a name of 255 bytes, a path of 4096.
+MAX_NAME = 255
+MAX_PATH = 4096
 SWEEP_LANGUAGES = {".R": "r", ".r": "r", ".py": "python"}
 SWEEP_KEYS = (
     "name",
@@ -49,38 +53,63 @@ _SWEEP_NAME = re.compile(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?")
 
 
 def _sweep_script(read: Reader, key: str, value: Any) -> tuple[str, str, str] | None:
-    """(relative path, text, language) of a sweep's script, which must be a file in the project."""
+    """(relative path, text, language) of a sweep's script, which must be a regular file in the project."""
+    shown = repr(value) if not isinstance(value, str) or len(value) <= 80 else f"{value[:40]!r}... ({len(value)} chars)"
     if not isinstance(value, str) or not value or value != value.strip():
-        read.fail(key, f"{value!r} is not a file path; give the script's path relative to {PROJECT_ROOT.name}/")
+        read.fail(key, f"{shown} is not a file path; give the script's path relative to {PROJECT_ROOT.name}/")
+        return None
+    if "\x00" in value or any(not character.isprintable() for character in value):
+        read.fail(key, f"{shown} holds a NUL or another control character, which no file name has; fix the path")
         return None
     relative = Path(value)
+    if len(value) > MAX_PATH or any(len(part.encode()) > MAX_NAME for part in relative.parts):
+        read.fail(key, f"{shown} is longer than a file path can be ({MAX_NAME} bytes a name); fix the path")
+        return None
     language = SWEEP_LANGUAGES.get(relative.suffix)
     if language is None:
-        read.fail(key, f"{value!r} is neither an R (.R) nor a Python (.py) script")
+        read.fail(key, f"{shown} is neither an R (.R) nor a Python (.py) script")
         return None
-    path = (PROJECT_ROOT / relative).resolve()
-    if relative.is_absolute() or not path.is_relative_to(PROJECT_ROOT):
+    try:
+        path = (PROJECT_ROOT / relative).resolve()
+        inside = not relative.is_absolute() and path.is_relative_to(PROJECT_ROOT)
+        mode = path.stat().st_mode if inside and path.exists() else None
+    except (OSError, RuntimeError) as error:  # a symlink loop, a name the system refuses
+        read.fail(key, f"{shown} cannot be read ({error.__class__.__name__}: {error}); fix the path")
+        return None
+    if not inside:
         read.fail(
-            key, f"{value!r} lies outside the project; put the script in the project folder and give its relative path"
+            key, f"{shown} lies outside the project; put the script in the project folder and give its relative path"
         )
         return None
-    if not path.is_file():
-        read.fail(key, f"{value!r} does not exist (looked for {path}); add the script, or fix the path")
+    if mode is None:
+        read.fail(key, f"{shown} does not exist (looked for {path}); add the script, or fix the path")
+        return None
+    if not stat.S_ISREG(mode):
+        # A folder, a pipe (reading it would wait for ever), a socket or a device.
+        read.fail(key, f"{shown} is not a regular file ({_file_type(mode)}); give the path of the script itself")
         return None
     size = path.stat().st_size
     if size > MAX_SCRIPT_BYTES:
         read.fail(
             key,
-            f"{value!r} has {size} bytes, more than {MAX_SCRIPT_BYTES} a ConfigMap can carry; "
+            f"{shown} has {size} bytes, more than {MAX_SCRIPT_BYTES} a ConfigMap can carry; "
             "move data to the bucket and keep the script small",
         )
         return None
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        read.fail(key, f"{value!r} is not UTF-8 text")
+        read.fail(key, f"{shown} is not UTF-8 text")
+        return None
+    except OSError as error:
+        read.fail(key, f"{shown} cannot be read ({error.strerror}); check its permissions")
         return None
     return relative.as_posix(), text, language
+
+
+def _file_type(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "a device")
 
 
 def parse_sweeps(read: Reader, worker_cpu: str, worker_memory: str) -> list[SweepSettings]:

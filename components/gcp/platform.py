@@ -23,6 +23,7 @@ from components.gcp.network import Network, NetworkArgs
 from components.gcp.node_pool import NodePool, NodePoolArgs, Taint
 from components.gcp.results import Principal, ResultsBucket, ResultsBucketArgs
 from components.ground import cost
+from components.ground.cidrs import not_excluded
 from components.ground.pools import SYSTEM_POOL, WORKER_POOL, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
 from components.ground.settings import MAINTENANCE_HOURS, GkeSettings, Settings
 
@@ -122,8 +123,11 @@ def gke_platform(settings: Settings) -> GkePlatform:
         provider=cluster.provider,
         # Workloads wait for the pools, so pods never sit Pending on a pool-less cluster.
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=pools),
-        # Pods never reach the API server, not even at its public address.
-        api_server_cidrs=cluster.endpoint.apply(lambda e: [f"{e}/32"] if e else []),
+        # Pods never reach the API server, not even at its public address, nor
+        # any of the stack's own ranges the private ranges do not cover.
+        api_server_cidrs=cluster.endpoint.apply(
+            lambda e: [*([f"{e}/32"] if e else []), *not_excluded((gke.node_cidr, gke.pod_cidr, gke.service_cidr))]
+        ),
         apis=services,
         outputs=outputs,
     )

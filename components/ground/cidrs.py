@@ -22,6 +22,25 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+# Where a cluster's own ranges may lie (RFC 1918 and RFC 6598's shared space,
+# which GKE takes for VPC-native clusters), and what every pod's internet egress
+# excludes: those, plus link-local space, where the node metadata server answers.
+CLUSTER_RANGES = tuple(
+    ipaddress.ip_network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+PRIVATE_RANGES = (*(str(network) for network in CLUSTER_RANGES), "169.254.0.0/16")
+
+
+def not_excluded(cidrs: Iterable[str]) -> list[str]:
+    """The ranges among ``cidrs`` that PRIVATE_RANGES do not already cover."""
+    covered = [ipaddress.ip_network(cidr) for cidr in PRIVATE_RANGES]
+    return [
+        cidr
+        for cidr in cidrs
+        if not any(ipaddress.ip_network(cidr).subnet_of(private) for private in covered)  # type: ignore[arg-type]
+    ]
+
+
 IPV4_FLOOR = 16
 IPV6_FLOOR = 48
 MAX_BLOCKS = 16

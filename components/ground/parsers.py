@@ -12,6 +12,7 @@ import re
 from datetime import date
 
 from components.ground import quantities
+from components.ground.cidrs import CLUSTER_RANGES
 from components.ground.reader import Reader
 from components.ground.settings import MAINTENANCE_HOURS
 
@@ -97,7 +98,14 @@ def parse_namespace(value: str) -> str:
 
 
 def parse_cidr(value: str) -> str:
+    """A cluster range: IPv4, inside the private ranges GKE takes for VPC-native clusters and every pod's
+    egress excludes (RFC 1918, and RFC 6598's shared space)."""
     network = ipaddress.ip_network(value, strict=True)
-    if not network.is_private:
-        raise ValueError("cluster ranges must be private (RFC 1918)")
+    if network.version != 4:
+        raise ValueError("cluster ranges are IPv4 here")
+    if not any(network.subnet_of(private) for private in CLUSTER_RANGES):  # type: ignore[arg-type]
+        raise ValueError(
+            f"cluster ranges must be private: inside {', '.join(map(str, CLUSTER_RANGES))} "
+            "(reserved, benchmarking, link-local and public blocks are refused)"
+        )
     return str(network)

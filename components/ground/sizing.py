@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from components.ground import quantities
+from components.ground.machines import machine_problem
 from components.ground.reader import Reader
 from components.ground.settings import SweepSettings
 
@@ -95,11 +96,12 @@ def machine_types(read: Reader) -> tuple[str, str]:
     """(system, worker) machine types, each one kubepar can size."""
     machines = (read.text("systemMachineType"), read.text("workerMachineType"))
     for key, machine in zip(("systemMachineType", "workerMachineType"), machines, strict=True):
-        if quantities.machine_shape(machine) is None:
+        problem = machine_problem(machine)
+        if problem is not None or quantities.machine_shape(machine) is None:
             read.fail(
                 key,
-                f"{machine!r} is not a machine type kubepar can size "
-                "(FAMILY-standard|highmem|highcpu-N, e2-medium, FAMILY-custom-CPUS-MB)",
+                f"{machine!r} is not a machine type kubepar can size ({problem or 'no shape'}); choose one such "
+                "as e2-standard-4, n2-highmem-8 or n2-custom-6-24576",
             )
     return machines
 

@@ -23,12 +23,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.engines.model import Edge, PodRole
+from components.ground.cidrs import PRIVATE_RANGES
 from components.k8s.labels import object_meta, selector
 
-# Never reached through the "internet" allowance: the private ranges (cluster
-# nodes, pods, Services, the control plane's private endpoint), carrier-grade
-# NAT space, and link-local space, where the node metadata server answers.
-PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+# Never reached through the "internet" allowance: PRIVATE_RANGES (cluster
+# nodes, pods, Services, the control plane's private endpoint, carrier-grade
+# NAT space, and link-local space, where the node metadata server answers),
+# and whatever else the platform excludes (the API server's public address).
 HTTPS_PORT = 443
 HTTP_PORT = 80
 # The GKE metadata server as a pod sees it under Dataplane V2 (the stack's

@@ -1,7 +1,7 @@
 """kubepar guardrails: the rules of the CrossGuard policy pack, one module per rule family.
 
 Owns: collecting the families (rbac, workloads, exposure, network, gke,
-cost) into the lists the pack serves. Does not: construct the PolicyPack
+iam, admission, cost) into the lists the pack serves. Does not: construct the PolicyPack
 (``policies/__main__.py`` does; the constructor starts a server and never
 returns), so tests import this package.
 
@@ -16,13 +16,15 @@ from typing import Any
 
 from pulumi_policy import Policy, ResourceValidationPolicy, StackValidationPolicy
 
-from . import cost, exposure, gke, network, rbac, workloads
+from . import admission, cost, exposure, gke, iam, network, rbac, workloads
 
 RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
     *rbac.POLICIES,
     *workloads.POLICIES,
     *exposure.POLICIES,
     *gke.POLICIES,
+    *iam.POLICIES,
+    *admission.POLICIES,
     *cost.POLICIES,
 ]
 STACK_POLICIES: list[StackValidationPolicy] = [*network.STACK_POLICIES, *exposure.STACK_POLICIES]
@@ -33,6 +35,8 @@ FAMILIES: dict[str, Sequence[Policy]] = {
     "exposure": [*exposure.POLICIES, *exposure.STACK_POLICIES],
     "network": network.STACK_POLICIES,
     "gke": gke.POLICIES,
+    "iam": iam.POLICIES,
+    "admission": admission.POLICIES,
     "cost": cost.POLICIES,
 }
 

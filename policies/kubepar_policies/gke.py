@@ -98,6 +98,65 @@ def _repair_upgrade(props: Mapping[str, Any]) -> str | None:
     return "has auto-repair or auto-upgrade off. Turn both on."
 
 
+def _public_pool_nodes(props: Mapping[str, Any]) -> str | None:
+    # A pool's own network config overrides the cluster's private nodes.
+    if (props.get("networkConfig") or {}).get("enablePrivateNodes") is False:
+        return "gives its nodes public addresses (network_config.enable_private_nodes false). Remove it."
+    return None
+
+
+def _network_policy_enforced(props: Mapping[str, Any]) -> str | None:
+    if props.get("datapathProvider") == "ADVANCED_DATAPATH":
+        return None
+    if (props.get("networkPolicy") or {}).get("enabled") is True:
+        return None
+    return (
+        "does not enforce NetworkPolicy (legacy datapath without network_policy): the stack's isolation "
+        "would exist only on paper. Set datapath_provider ADVANCED_DATAPATH (Dataplane V2)."
+    )
+
+
+def _dns_endpoint(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != CLUSTER:
+        return
+    endpoints = (args.props or {}).get("controlPlaneEndpointsConfig") or {}
+    external = (endpoints.get("dnsEndpointConfig") or {}).get("allowExternalTraffic") is True
+    access = args.get_config().get("controlPlaneAccess") or "dns"
+    if external and access != "dns":
+        report(
+            f"GKE cluster '{args.name}' opens its DNS-based endpoint to external traffic, but this stack's "
+            f"chosen way in is '{access}' (controlPlaneAccess). Turn allow_external_traffic off, or set "
+            "controlPlaneAccess to dns in the policy config.",
+            None,
+        )
+
+
+def _auto_provisioning(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Pools GKE creates on its own (node auto-provisioning) get these defaults: the same rules apply."""
+    if args.resource_type != CLUSTER:
+        return
+    autoscaling = (args.props or {}).get("clusterAutoscaling") or {}
+    if autoscaling.get("enabled") is not True:
+        return
+    defaults = autoscaling.get("autoProvisioningDefaults") or {}
+    where = f"GKE cluster '{args.name}' node auto-provisioning defaults"
+    account = str(defaults.get("serviceAccount") or "")
+    problems = []
+    if not account or account == "default" or account.endswith("-compute@developer.gserviceaccount.com"):
+        problems.append("run new pools as the default compute service account (project Editor)")
+    scopes = [str(scope) for scope in defaults.get("oauthScopes") or []]
+    legacy = [scope for scope in scopes if not scope.startswith("https://www.googleapis.com/auth/")]
+    if legacy:
+        problems.append(f"grant scopes {legacy} by alias")
+    if (defaults.get("shieldedInstanceConfig") or {}).get("enableSecureBoot") is not True:
+        problems.append("boot new pools without secure boot")
+    management = defaults.get("management") or {}
+    if management.get("autoRepair") is False or management.get("autoUpgrade") is False:
+        problems.append("turn auto-repair or auto-upgrade off")
+    for problem in problems:
+        report(f"{where} {problem}. Set auto_provisioning_defaults as kubepar's own pools are set.", None)
+
+
 def _deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != CLUSTER:
         return
@@ -198,6 +257,29 @@ POLICIES: list[ResourceValidationPolicy] = [
         "gke-node-auto-repair-upgrade",
         "Node pools (separate or inline) repair and upgrade themselves.",
         pool_rule(_repair_upgrade),
+    ),
+    rule(
+        "gke-private-pool-nodes",
+        "No node pool (separate or inline) gives its own nodes public addresses.",
+        pool_rule(_public_pool_nodes),
+    ),
+    rule(
+        "gke-network-policy-enforced",
+        "The cluster enforces NetworkPolicy (Dataplane V2, or a network policy provider).",
+        cluster_rule(_network_policy_enforced),
+    ),
+    rule(
+        "gke-dns-endpoint-access",
+        "The DNS-based endpoint takes external traffic only when it is the stack's chosen way in "
+        "(controlPlaneAccess, default dns: IAM authorises every request).",
+        _dns_endpoint,
+        config={"controlPlaneAccess": {"type": "string", "enum": ["dns", "ip"], "default": "dns"}},
+    ),
+    rule(
+        "gke-auto-provisioning-defaults",
+        "Node auto-provisioning, when on, creates pools under kubepar's pool rules: a dedicated service "
+        "account, secure boot, auto-repair and auto-upgrade.",
+        _auto_provisioning,
     ),
     rule(
         "gke-deletion-protection",

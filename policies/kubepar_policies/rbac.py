@@ -8,6 +8,8 @@ own; these rules stop a contribution that adds one carelessly.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from .common import describe, is_kind, object_name, rule, string_list
@@ -18,9 +20,54 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 BUILT_IN_ROLES = ("cluster-admin", "admin", "edit")
 # Verbs that let a holder grant itself more than it has.
 ESCALATING_VERBS = ("escalate", "bind", "impersonate")
-# Groups that mean "everyone" or "superuser".
-BROAD_GROUPS = ("system:masters", "system:authenticated", "system:unauthenticated")
+# Kubernetes' built-in groups ("system:" prefix) all mean many at once:
+# everyone (system:authenticated, system:unauthenticated), every service account
+# of the cluster or of a namespace (system:serviceaccounts[:<ns>]), every node,
+# every bootstrap token, the superusers (system:masters).
+BUILT_IN_GROUP_PREFIX = "system:"
+ANONYMOUS_USER = "system:anonymous"
 AGGREGATE_LABEL = "rbac.authorization.k8s.io/aggregate-to-"
+ALL = "*"
+WRITE_VERBS = ("create", "update", "patch")
+READ_VERBS = ("get", "list", "watch")
+# What makes built-in admin dangerous, as (API group, resource, verbs, what it gives):
+# None as verbs means any verb. A workload runs as any ServiceAccount of its
+# namespace, so creating one is using every account's rights.
+DANGEROUS_RIGHTS: tuple[tuple[str, str, tuple[str, ...] | None, str], ...] = (
+    ("", "secrets", READ_VERBS, "reads Secrets (every password and token in the namespace)"),
+    ("", "pods/exec", None, "runs commands in running pods"),
+    ("", "pods/attach", None, "attaches to running pods"),
+    ("", "pods/portforward", None, "opens any pod's ports"),
+    ("", "serviceaccounts/token", None, "mints tokens of any service account"),
+    ("", "nodes/proxy", None, "reaches every kubelet's API (commands in any pod of the node)"),
+    ("", "persistentvolumes", WRITE_VERBS, "creates volumes onto any node path or disk"),
+    *(
+        (group, resource, WRITE_VERBS, "creates workloads, which run as any service account of the namespace")
+        for group, resource in (
+            ("", "pods"),
+            ("", "replicationcontrollers"),
+            ("apps", "deployments"),
+            ("apps", "replicasets"),
+            ("apps", "statefulsets"),
+            ("apps", "daemonsets"),
+            ("batch", "jobs"),
+            ("batch", "cronjobs"),
+        )
+    ),
+    ("certificates.k8s.io", "certificatesigningrequests/approval", None, "approves certificate requests"),
+    ("certificates.k8s.io", "signers", ("approve", "sign"), "approves or signs certificates for any identity"),
+    *(
+        ("admissionregistration.k8s.io", resource, (*WRITE_VERBS, "delete"), "rewrites or waves through every request")
+        for resource in (
+            "mutatingwebhookconfigurations",
+            "validatingwebhookconfigurations",
+            "validatingadmissionpolicies",
+            "validatingadmissionpolicybindings",
+            "mutatingadmissionpolicies",
+            "mutatingadmissionpolicybindings",
+        )
+    ),
+)
 
 
 def _is_binding(resource_type: str) -> bool:
@@ -43,8 +90,14 @@ def _built_in_binding(args: ResourceValidationArgs, report: ReportViolation) -> 
         )
     for subject in args.props.get("subjects") or []:
         name = str(subject.get("name") or "")
-        if name in BROAD_GROUPS or name == "system:anonymous":
-            report(f"{describe(args)} grants rights to '{name}', which is everyone or a superuser group.", None)
+        kind = str(subject.get("kind") or "")
+        group = kind not in ("User", "ServiceAccount")
+        if (group and name.startswith(BUILT_IN_GROUP_PREFIX)) or name == ANONYMOUS_USER:
+            report(
+                f"{describe(args)} grants rights to '{name}', a built-in group: everyone, every service account "
+                "of a namespace or the cluster, every node, or the superusers. Name the one ServiceAccount instead.",
+                None,
+            )
 
 
 def _role_rules(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -61,6 +114,51 @@ def _role_rules(args: ResourceValidationArgs, report: ReportViolation) -> None:
                 "Remove those verbs.",
                 None,
             )
+
+
+def _matches(items: list[str], wanted: str) -> bool:
+    """Whether an RBAC list (apiGroups, verbs) holds ``wanted`` or '*'."""
+    return ALL in items or wanted in items
+
+
+def _resource_matches(resources: list[str], wanted: str) -> bool:
+    """RBAC's own resource matching: exact, '*', or '*/<subresource>'."""
+    if ALL in resources or wanted in resources:
+        return True
+    _, _, subresource = wanted.partition("/")
+    return bool(subresource) and f"*/{subresource}" in resources
+
+
+def granted(rules: list[dict[str, Any]]) -> list[str]:
+    """What of DANGEROUS_RIGHTS these rules grant, one phrase per right."""
+    found: list[str] = []
+    for entry in rules:
+        # RBAC names are case-sensitive and lowercase; a capitalised one is read as the right it names.
+        groups = [str(group).lower() for group in entry.get("apiGroups") or [""]]
+        resources = [str(resource).lower() for resource in entry.get("resources") or []]
+        verbs = [str(verb).lower() for verb in entry.get("verbs") or []]
+        for group, resource, dangerous_verbs, gives in DANGEROUS_RIGHTS:
+            if not _matches(groups, group) or not _resource_matches(resources, resource):
+                continue
+            hit = verbs if dangerous_verbs is None else [v for v in dangerous_verbs if _matches(verbs, v)]
+            if hit and (phrase := f"{', '.join(sorted(set(hit)))} on {resource} ({gives})") not in found:
+                found.append(phrase)
+    return found
+
+
+def _dangerous_rights(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not _is_role(args.resource_type):
+        return
+    name = object_name(args)
+    if name is not None and name in (args.get_config().get("allowedRoles") or []):
+        return
+    rights = granted(list(args.props.get("rules") or []))
+    if rights:
+        report(
+            f"{describe(args)} grants {'; '.join(rights)}. kubepar's pods call no Kubernetes API; remove these "
+            "rights, or set metadata.name and add that name to allowedRoles in the policy config.",
+            None,
+        )
 
 
 def _aggregation(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -102,13 +200,21 @@ POLICIES: list[ResourceValidationPolicy] = [
     rule(
         "no-built-in-role-binding",
         "No binding, any API version or Patch, to cluster-admin, admin, edit or a system: role, "
-        "and no rights for everyone or system:masters.",
+        "and no rights for a built-in group (everyone, all service accounts, system:masters, ...).",
         _built_in_binding,
     ),
     rule(
         "no-wildcard-or-escalating-rbac",
         "Roles and ClusterRoles list exact verbs and resources, never '*', and never escalate, bind or impersonate.",
         _role_rules,
+    ),
+    rule(
+        "no-dangerous-rbac-rights",
+        "Roles and ClusterRoles grant none of what makes admin dangerous (Secrets, exec, attach, port-forward, "
+        "workloads, tokens, nodes/proxy, certificate approval, admission webhooks, PersistentVolumes) "
+        "unless allow-listed by name.",
+        _dangerous_rights,
+        config={"allowedRoles": string_list([])},
     ),
     rule(
         "no-aggregated-cluster-role",

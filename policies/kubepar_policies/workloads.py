@@ -12,6 +12,7 @@ repository together (config ``rootAllowed``), never a label alone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +22,6 @@ from components.ground.rocker import ROCKER_INIT_CAPABILITIES
 
 from .common import (
     COMPONENT_LABEL,
-    POOL_LABEL,
     containers,
     describe,
     image_repository,
@@ -30,6 +30,7 @@ from .common import (
     string_list,
     workloads,
 )
+from .disruption import POLICIES as DISRUPTION_POLICIES
 
 # Pod Security "restricted" allows this one capability to be added by anybody.
 ALWAYS_ALLOWED_CAPABILITIES = ("NET_BIND_SERVICE",)
@@ -82,17 +83,41 @@ def _resources(args: ResourceValidationArgs, report: ReportViolation, _meta: Any
                 )
 
 
+# Tags that move to new builds by design, as a whole tag or one of its parts
+# (latest-py3.11, nightly-2026): a pinned tag names a release.
+MOVING_TAG_WORDS = frozenset(
+    {
+        "latest", "devel", "dev", "develop", "nightly", "main", "master", "stable", "edge", "head",
+        "trunk", "rolling", "current", "canary", "testing", "unstable", "snapshot", "next",
+    }
+)  # fmt: skip
+
+
+def moving_tag(tag: str) -> str | None:
+    """Why a tag does not name a release, or None when it does."""
+    if not tag:
+        return "has no tag"
+    words = [word for word in re.split(r"[-._]", tag.lower()) if word]
+    moving = [word for word in words if word in MOVING_TAG_WORDS]
+    if moving:
+        return f"has the moving tag '{tag}'"
+    if not any(character.isdigit() for character in tag):
+        return f"has the tag '{tag}', which names no version"
+    return None
+
+
 def _pinned_image(args: ResourceValidationArgs, report: ReportViolation, _meta: Any, spec: Mapping[str, Any]) -> None:
     for container in containers(spec):
         image = str(container.get("image") or "")
         if "@sha256:" in image:
             continue
         last = image.rsplit("/", 1)[-1]
-        tag = last.split(":", 1)[1] if ":" in last else ""
-        if not tag or tag == "latest":
+        problem = moving_tag(last.split(":", 1)[1] if ":" in last else "")
+        if problem:
             report(
-                f"{_where(args, container)} uses image '{image}' without a fixed tag. "
-                "Pin a version (rocker/r-ver:4.5.1), never :latest.",
+                f"{_where(args, container)} uses image '{image}' without a fixed tag (it {problem}, which moves "
+                "to new builds). "
+                "Pin a release (rocker/r-ver:4.6.1), never :latest, :devel or :nightly.",
                 None,
             )
 
@@ -162,6 +187,20 @@ def _host_access(args: ResourceValidationArgs, report: ReportViolation, _meta: A
             report(f"{_where(args, container)} runs as a Windows host process. Remove hostProcess.", None)
 
 
+def _host_volumes(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A PersistentVolume that is a node's own folder or disk: the node's filesystem by another door."""
+    if not is_kind(args.resource_type, "PersistentVolume", group="core"):
+        return
+    spec = (args.props or {}).get("spec") or {}
+    for source in ("hostPath", "local"):
+        if spec.get(source) is not None:
+            report(
+                f"{describe(args)} is a {source} volume on the node's {spec[source].get('path')}: any pod that "
+                "claims it reads and writes the node's filesystem. Use a StorageClass's dynamic volumes.",
+                None,
+            )
+
+
 def _non_root(
     args: ResourceValidationArgs, report: ReportViolation, meta: Mapping[str, Any], spec: Mapping[str, Any]
 ) -> None:
@@ -209,52 +248,6 @@ def _token_in_pod(
             )
 
 
-SPOT_SELECTORS = {"cloud.google.com/gke-spot": "true", "cloud.google.com/gke-preemptible": "true"}
-
-
-def _on_spot(spec: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
-    """Whether a pod may land on Spot or preemptible nodes: GKE's labels, or kubepar's worker pool."""
-    selector = spec.get("nodeSelector") or {}
-    pools = {str(p) for p in config.get("spotPools") or []}
-    if any(selector.get(k) == v for k, v in SPOT_SELECTORS.items()) or selector.get(POOL_LABEL) in pools:
-        return True
-    tolerated = {str(t.get("key")) for t in spec.get("tolerations") or []}
-    return bool(tolerated & {"cloud.google.com/gke-spot", "cloud.google.com/gke-preemptible"})
-
-
-def _job_spec(props: Mapping[str, Any], resource_type: str) -> Mapping[str, Any] | None:
-    if is_kind(resource_type, "Job", group="batch"):
-        return props.get("spec") or {}
-    if is_kind(resource_type, "CronJob", group="batch"):
-        return ((props.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}
-    return None
-
-
-def _ignores_disruptions(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    job = _job_spec(args.props or {}, args.resource_type)
-    if job is None or job.get("completionMode") != "Indexed":
-        return
-    pod = (job.get("template") or {}).get("spec") or {}
-    if not _on_spot(pod, args.get_config()):
-        return
-    rules = (job.get("podFailurePolicy") or {}).get("rules") or []
-    ignored = any(
-        r.get("action") == "Ignore"
-        and any(
-            c.get("type") == "DisruptionTarget" and c.get("status", "True") == "True"
-            for c in r.get("onPodConditions") or []
-        )
-        for r in rules
-    )
-    if not ignored:
-        report(
-            f"{describe(args)} is an Indexed Job on Spot nodes that counts preemptions as failures: a few "
-            "preemptions would use up a task's retries. Add a podFailurePolicy rule "
-            "{action: Ignore, onPodConditions: [{type: DisruptionTarget}]}.",
-            None,
-        )
-
-
 def _helm_release(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != HELM_RELEASE:
         return
@@ -273,7 +266,12 @@ def _helm_release(args: ResourceValidationArgs, report: ReportViolation) -> None
 
 POLICIES: list[ResourceValidationPolicy] = [
     rule("container-resources", "Every container sets CPU and memory requests and limits.", workloads(_resources)),
-    rule("pinned-image-tag", "Every image has a fixed tag or digest, never :latest.", workloads(_pinned_image)),
+    rule(
+        "pinned-image-tag",
+        "Every image has a digest or a tag that names a release: never :latest, :devel, :nightly, :main "
+        "or another moving tag, whole or in part.",
+        workloads(_pinned_image),
+    ),
     rule(
         "container-hardening",
         "Containers are unprivileged, cannot escalate, keep seccomp, AppArmor, SELinux and /proc masking, "
@@ -283,8 +281,9 @@ POLICIES: list[ResourceValidationPolicy] = [
     ),
     rule(
         "no-host-access",
-        "No hostNetwork, hostPID, hostIPC, hostPath volume, hostPort or Windows host process.",
-        workloads(_host_access),
+        "No hostNetwork, hostPID, hostIPC, hostPath volume, hostPort or Windows host process, "
+        "and no PersistentVolume that is a node's own path (hostPath or local).",
+        [workloads(_host_access), _host_volumes],
     ),
     rule(
         "non-root",
@@ -299,13 +298,7 @@ POLICIES: list[ResourceValidationPolicy] = [
         f"unless the pod opts in with {TOKEN_ANNOTATION}.",
         [_token_objects, workloads(_token_in_pod)],
     ),
-    rule(
-        "indexed-job-ignores-disruptions",
-        "Every Indexed Job (or CronJob) that may run on Spot nodes ignores disruptions in its podFailurePolicy, "
-        "so preemptions cost a retry-free restart, not the task's retry budget.",
-        _ignores_disruptions,
-        config={"spotPools": string_list(["workers"])},
-    ),
+    *DISRUPTION_POLICIES,
     rule(
         "no-helm-release",
         "No helm.v3.Release: its objects are created server-side, out of this pack's sight.",

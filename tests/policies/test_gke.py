@@ -138,3 +138,76 @@ def test_deletion_protection_is_required_only_for_protected_stacks() -> None:
     assert check("gke-deletion-protection", CLUSTER, cluster, stack="dev") == []
     found = check("gke-deletion-protection", CLUSTER, cluster, stack="prod")
     assert "in stack 'prod' has no deletion protection" in found[0]
+
+
+# ------------------------------------------------------------- third pass: pools, datapath, endpoints, NAP
+
+
+@pytest.mark.parametrize("where", ["separate", "inline"])
+def test_a_pool_that_gives_its_nodes_public_addresses_is_refused(where: str) -> None:
+    pool = {**GOOD_POOL, "networkConfig": {"enablePrivateNodes": False}}
+    resource_type, props = (POOL, pool) if where == "separate" else (CLUSTER, {"nodePools": [pool]})
+    found = check("gke-private-pool-nodes", resource_type, props)
+    assert len(found) == 1 and "gives its nodes public addresses" in found[0], found
+    private = {**GOOD_POOL, "networkConfig": {"enablePrivateNodes": True}}
+    assert check("gke-private-pool-nodes", POOL, private) == []
+    assert check("gke-private-pool-nodes", POOL, GOOD_POOL) == []
+
+
+@pytest.mark.parametrize(
+    "props",
+    [{}, {"datapathProvider": "LEGACY_DATAPATH"}, {"networkPolicy": {"enabled": False, "provider": "CALICO"}}],
+)
+def test_a_cluster_that_does_not_enforce_network_policy_is_refused(props: dict[str, Any]) -> None:
+    found = check("gke-network-policy-enforced", CLUSTER, props)
+    assert len(found) == 1 and "does not enforce NetworkPolicy" in found[0], found
+
+
+@pytest.mark.parametrize(
+    "props", [{"datapathProvider": "ADVANCED_DATAPATH"}, {"networkPolicy": {"enabled": True, "provider": "CALICO"}}]
+)
+def test_a_cluster_that_enforces_network_policy_passes(props: dict[str, Any]) -> None:
+    assert check("gke-network-policy-enforced", CLUSTER, props) == []
+
+
+EXTERNAL_DNS = {"controlPlaneEndpointsConfig": {"dnsEndpointConfig": {"allowExternalTraffic": True}}}
+
+
+def test_the_dns_endpoint_takes_external_traffic_only_when_it_is_the_way_in() -> None:
+    assert check("gke-dns-endpoint-access", CLUSTER, EXTERNAL_DNS) == []
+    found = check("gke-dns-endpoint-access", CLUSTER, EXTERNAL_DNS, config={"controlPlaneAccess": "ip"})
+    assert len(found) == 1 and "chosen way in is 'ip'" in found[0], found
+    closed = {"controlPlaneEndpointsConfig": {"dnsEndpointConfig": {"allowExternalTraffic": False}}}
+    assert check("gke-dns-endpoint-access", CLUSTER, closed, config={"controlPlaneAccess": "ip"}) == []
+
+
+GOOD_NAP = {
+    "serviceAccount": "nodes@p.iam.gserviceaccount.com",
+    "oauthScopes": ["https://www.googleapis.com/auth/cloud-platform"],
+    "shieldedInstanceConfig": {"enableSecureBoot": True},
+    "management": {"autoRepair": True, "autoUpgrade": True},
+}
+
+
+@pytest.mark.parametrize(
+    ("defaults", "problem"),
+    [
+        ({}, "default compute service account"),
+        ({**GOOD_NAP, "serviceAccount": "default"}, "default compute service account"),
+        ({**GOOD_NAP, "serviceAccount": "123-compute@developer.gserviceaccount.com"}, "default compute"),
+        ({**GOOD_NAP, "oauthScopes": ["cloud-platform"]}, "by alias"),
+        ({**GOOD_NAP, "shieldedInstanceConfig": {}}, "without secure boot"),
+        ({**GOOD_NAP, "management": {"autoRepair": False, "autoUpgrade": True}}, "auto-repair or auto-upgrade off"),
+    ],
+)
+def test_auto_provisioned_pools_are_held_to_the_pool_rules(defaults: dict[str, Any], problem: str) -> None:
+    props = {"clusterAutoscaling": {"enabled": True, "autoProvisioningDefaults": defaults}}
+    found = check("gke-auto-provisioning-defaults", CLUSTER, props)
+    assert any(problem in m for m in found), found
+
+
+def test_good_or_absent_auto_provisioning_passes() -> None:
+    on = {"clusterAutoscaling": {"enabled": True, "autoProvisioningDefaults": GOOD_NAP}}
+    assert check("gke-auto-provisioning-defaults", CLUSTER, on) == []
+    off = {"clusterAutoscaling": {"enabled": False}}
+    assert check("gke-auto-provisioning-defaults", CLUSTER, off) == []

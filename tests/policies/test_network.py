@@ -117,3 +117,105 @@ def test_the_real_program_without_its_policies_is_reported() -> None:
     records = [r for r in recorded(program("local")) if "NetworkPolicy" not in r.resource_type]
     found = stack_check(records, only=RULE)
     assert found and all("has no NetworkPolicy that restricts" in m for m in found), found
+
+
+# ------------------------------------------------------------- everyone and everything, in other spellings
+
+EVERY_NAMESPACE = [
+    {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "Exists"}]},
+    {"matchExpressions": [{"key": "team", "operator": "NotIn", "values": ["absent"]}]},
+    {"matchExpressions": [{"key": "made-up", "operator": "DoesNotExist"}]},
+    {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}]},
+]
+
+
+@pytest.mark.parametrize("selector", EVERY_NAMESPACE)
+@pytest.mark.parametrize("pods", [None, {}, {"matchExpressions": [{"key": "x", "operator": "DoesNotExist"}]}])
+def test_selectors_that_match_every_namespace_are_everyone(selector: dict[str, Any], pods: Any) -> None:
+    peer: dict[str, Any] = {"namespaceSelector": selector}
+    if pods is not None:
+        peer["podSelector"] = pods
+    open_policy = _policy({"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": [peer]}]}, name="open")
+    found = _found(_policy(DENY_ALL), open_policy)
+    assert any("NetworkPolicy 'open' allows ingress from everyone" in m for m in found), found
+
+
+@pytest.mark.parametrize(
+    "peer",
+    [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+        {"namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "In", "values": ["data"]}]}},
+        {"namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "Exists"}]}},
+        {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "prometheus"}}},
+    ],
+)
+def test_selectors_that_narrow_pass(peer: dict[str, Any]) -> None:
+    narrow = _policy({"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": [peer]}]}, name="narrow")
+    assert _found(_policy(DENY_ALL), narrow) == []
+
+
+@pytest.mark.parametrize(
+    "egress",
+    [
+        [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["192.0.2.0/24"]}}]}],
+        [{"to": [{"ipBlock": {"cidr": "0.0.0.0/1"}}, {"ipBlock": {"cidr": "128.0.0.0/1"}}]}],
+        [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 1, "endPort": 65535}]}],
+        [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP"}]}],
+        [{"to": [{"ipBlock": {"cidr": "::/0", "except": ["2001:db8::/32"]}}]}],
+        [{"to": [{"ipBlock": {"cidr": "::ffff:0.0.0.0/96"}}]}],
+        [{"to": [{"namespaceSelector": EVERY_NAMESPACE[0]}]}],
+    ],
+)
+def test_egress_to_everything_in_other_spellings_is_reported(egress: list[dict[str, Any]]) -> None:
+    open_policy = _policy({"podSelector": {}, "policyTypes": ["Egress"], "egress": egress}, name="open")
+    found = _found(_policy(DENY_ALL), open_policy)
+    assert any("NetworkPolicy 'open' allows egress to everyone" in m for m in found), found
+
+
+@pytest.mark.parametrize(
+    "egress",
+    [
+        # The internet on every port, with the cluster and the metadata server kept out (a session's own).
+        [
+            {
+                "to": [
+                    {
+                        "ipBlock": {
+                            "cidr": "0.0.0.0/0",
+                            "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"],
+                        }
+                    }
+                ]
+            }
+        ],
+        [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 8000, "endPort": 8100}]}],
+        [{"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}]}],
+    ],
+)
+def test_egress_that_keeps_the_cluster_out_or_names_ports_passes(egress: list[dict[str, Any]]) -> None:
+    allow = _policy({"podSelector": {}, "policyTypes": ["Egress"], "egress": egress}, name="allow")
+    assert _found(_policy(DENY_ALL), allow) == []
+
+
+PATCH = "kubernetes:networking.k8s.io/v1:NetworkPolicyPatch"
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ({"ingress": [{}]}, "allows ingress from everyone"),
+        ({"egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]}, "allows egress to everyone"),
+        ({"policyTypes": ["Egress"]}, "drops a direction from policyTypes"),
+        ({"podSelector": {"matchLabels": {"app": "nothing"}}}, "moves the policy to other pods"),
+    ],
+)
+def test_a_patch_that_opens_the_default_deny_is_refused(spec: dict[str, Any], problem: str) -> None:
+    patch = policy_resource(PATCH, {"kind": "NetworkPolicyPatch", "metadata": {"name": "deny-all"}, "spec": spec})
+    found = stack_check([patch], only="no-opening-network-policy-patch")
+    assert len(found) == 1 and problem in found[0], found
+
+
+def test_a_patch_that_adds_a_narrow_door_passes() -> None:
+    spec = {"ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "x"}}}], "ports": [{"port": 80}]}]}
+    patch = policy_resource(PATCH, {"kind": "NetworkPolicyPatch", "metadata": {"name": "deny-all"}, "spec": spec})
+    assert stack_check([patch], only="no-opening-network-policy-patch") == []

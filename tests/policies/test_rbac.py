@@ -100,3 +100,127 @@ def test_cluster_role_binding_allow_list_matches_the_real_name_only() -> None:
     assert check("no-cluster-role-binding", resource_type, other, resource_name="crb", config=allow)
     patch = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBindingPatch"
     assert check("no-cluster-role-binding", patch, other)
+
+
+# ------------------------------------------------------------- what makes built-in admin dangerous
+
+
+def _role(kind: str, *rules: dict[str, Any], name: str = "r") -> dict[str, Any]:
+    return {"kind": kind, "metadata": {"name": name}, "rules": list(rules)}
+
+
+@pytest.mark.parametrize("kind", ["Role", "ClusterRole", "RolePatch", "ClusterRolePatch"])
+@pytest.mark.parametrize(
+    ("rule", "phrase"),
+    [
+        ({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}, "get on secrets"),
+        ({"apiGroups": [""], "resources": ["secrets"], "verbs": ["list", "watch"]}, "list, watch on secrets"),
+        ({"resources": ["secrets"], "verbs": ["watch"]}, "watch on secrets"),
+        ({"apiGroups": ["*"], "resources": ["Secrets"], "verbs": ["list"]}, "list on secrets"),
+        ({"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}, "on pods/exec"),
+        ({"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get"]}, "on pods/exec"),
+        ({"apiGroups": [""], "resources": ["*/exec"], "verbs": ["create"]}, "on pods/exec"),
+        ({"apiGroups": [""], "resources": ["pods/attach"], "verbs": ["create"]}, "on pods/attach"),
+        ({"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create"]}, "on pods/portforward"),
+        ({"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}, "create on pods"),
+        ({"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]}, "patch on pods"),
+        ({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["create"]}, "create on deployments"),
+        ({"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["update"]}, "update on daemonsets"),
+        ({"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["create"]}, "create on cronjobs"),
+        ({"apiGroups": ["*"], "resources": ["statefulsets"], "verbs": ["create"]}, "create on statefulsets"),
+        ({"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}, "serviceaccounts/token"),
+        ({"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]}, "get on nodes/proxy"),
+        (
+            {
+                "apiGroups": ["certificates.k8s.io"],
+                "resources": ["certificatesigningrequests/approval"],
+                "verbs": ["update"],
+            },
+            "certificatesigningrequests/approval",
+        ),
+        ({"apiGroups": ["certificates.k8s.io"], "resources": ["signers"], "verbs": ["approve"]}, "approve on signers"),
+        ({"apiGroups": ["certificates.k8s.io"], "resources": ["signers"], "verbs": ["sign"]}, "sign on signers"),
+        (
+            {
+                "apiGroups": ["admissionregistration.k8s.io"],
+                "resources": ["mutatingwebhookconfigurations"],
+                "verbs": ["create"],
+            },
+            "mutatingwebhookconfigurations",
+        ),
+        (
+            {
+                "apiGroups": ["admissionregistration.k8s.io"],
+                "resources": ["validatingwebhookconfigurations"],
+                "verbs": ["delete"],
+            },
+            "validatingwebhookconfigurations",
+        ),
+        ({"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["create"]}, "create on persistentvolumes"),
+    ],
+)
+def test_rights_that_make_admin_dangerous_are_refused(kind: str, rule: dict[str, Any], phrase: str) -> None:
+    found = check("no-dangerous-rbac-rights", f"{RBAC}:{kind}", _role(kind, rule))
+    assert len(found) == 1 and phrase in found[0], found
+    assert "allowedRoles" in found[0]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "update"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]},
+        {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["update"]},
+        # Secrets of another API group are not Secrets.
+        {"apiGroups": ["example.com"], "resources": ["secrets"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["get", "list"]},
+        {"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests"], "verbs": ["create"]},
+    ],
+)
+def test_narrow_rights_pass(rule: dict[str, Any]) -> None:
+    assert check("no-dangerous-rbac-rights", f"{RBAC}:Role", _role("Role", rule)) == []
+
+
+def test_a_dangerous_role_passes_only_when_allow_listed_by_its_real_name() -> None:
+    rule = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+    allowed = {"allowedRoles": ["secret-reader"]}
+    assert (
+        check("no-dangerous-rbac-rights", f"{RBAC}:Role", _role("Role", rule, name="secret-reader"), config=allowed)
+        == []
+    )
+    assert check("no-dangerous-rbac-rights", f"{RBAC}:Role", _role("Role", rule, name="other"), config=allowed) != []
+    unnamed = {"kind": "Role", "metadata": {}, "rules": [rule]}
+    assert check("no-dangerous-rbac-rights", f"{RBAC}:Role", unnamed, config=allowed) != []
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        ("Group", "system:serviceaccounts"),
+        ("Group", "system:serviceaccounts:kubepar"),
+        ("Group", "system:authenticated"),
+        ("Group", "system:unauthenticated"),
+        ("Group", "system:masters"),
+        ("Group", "system:nodes"),
+        ("Group", "system:bootstrappers:kubeadm:default-node-token"),
+        ("User", "system:anonymous"),
+    ],
+)
+def test_subjects_that_mean_many_are_refused(kind: str, name: str) -> None:
+    binding = _binding("RoleBinding", "view-pods", subjects=[{"kind": kind, "name": name}])
+    found = check("no-built-in-role-binding", f"{RBAC}:RoleBinding", binding)
+    assert any(f"grants rights to '{name}'" in m for m in found), found
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        {"kind": "ServiceAccount", "name": "kubepar-scheduler", "namespace": "kubepar"},
+        {"kind": "User", "name": "system:serviceaccount:kubepar:kubepar-scheduler"},
+        {"kind": "Group", "name": "data-team"},
+    ],
+)
+def test_one_account_or_a_team_passes(subject: dict[str, str]) -> None:
+    binding = _binding("RoleBinding", "view-pods", subjects=[subject])
+    assert check("no-built-in-role-binding", f"{RBAC}:RoleBinding", binding) == []

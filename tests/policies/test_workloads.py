@@ -278,47 +278,56 @@ def test_children_of_config_groups_and_v4_charts_are_checked_like_any_resource(p
         assert (found != []) is (name == "no-host-access"), (name, found)
 
 
-def _indexed_job(pod: dict[str, Any], policy: dict[str, Any] | None, kind: str = "Job") -> tuple[str, dict[str, Any]]:
-    job: dict[str, Any] = {"completionMode": "Indexed", "completions": 10, "template": {"spec": pod}}
-    if policy is not None:
-        job["podFailurePolicy"] = policy
-    spec = {"jobTemplate": {"spec": job}} if kind == "CronJob" else job
-    return f"kubernetes:batch/v1:{kind}", {"kind": kind, "metadata": {"name": "sweep"}, "spec": spec}
-
-
-IGNORE = {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]}
-
-
-@pytest.mark.parametrize("kind", ["Job", "CronJob"])
 @pytest.mark.parametrize(
-    "pod",
+    "image",
     [
-        pod_spec(nodeSelector={"kubepar.dev/pool": "workers"}),
-        pod_spec(nodeSelector={"cloud.google.com/gke-spot": "true"}),
-        pod_spec(tolerations=[{"key": "cloud.google.com/gke-spot", "operator": "Exists"}]),
+        "rocker/r-ver",
+        "rocker/r-ver:latest",
+        "rocker/r-ver:LATEST",
+        "rocker/r-ver:devel",
+        "rocker/rstudio:latest-daily",
+        "ghcr.io/dask/dask:latest-py3.11",
+        "ghcr.io/dask/dask:nightly",
+        "ghcr.io/dask/dask:2026.7.1-nightly",
+        "example.com/tool:main",
+        "example.com/tool:master",
+        "example.com/tool:stable",
+        "example.com/tool:edge",
+        "registry:5000/tool:jammy",
     ],
 )
+def test_moving_tags_are_refused_whatever_their_name(image: str) -> None:
+    found = check("pinned-image-tag", *workload(spec=pod_spec(container(image=image))))
+    assert len(found) == 1 and "without a fixed tag" in found[0], found
+
+
 @pytest.mark.parametrize(
-    "policy",
+    "image",
     [
-        None,
-        {"rules": [{"action": "FailIndex", "onPodConditions": [{"type": "DisruptionTarget"}]}]},
-        {"rules": [{"action": "Ignore", "onExitCodes": {"operator": "In", "values": [143]}}]},
-        {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "False"}]}]},
+        "rocker/r-ver:4.6.1",
+        "ghcr.io/dask/dask:2026.7.1-py3.11",
+        "valkey/valkey:8.1.8",
+        "registry:5000/tool:v2",
+        "example.com/tool:1.0.0-rc1",
+        "rocker/r-ver@sha256:" + "0" * 64,
     ],
 )
-def test_indexed_jobs_on_spot_must_ignore_disruptions(kind: str, pod: dict[str, Any], policy: Any) -> None:
-    rule = "indexed-job-ignores-disruptions"
-    resource_type, props = _indexed_job(pod, policy, kind)
-    assert "counts preemptions as failures" in check(rule, resource_type, props)[0]
-    resource_type, props = _indexed_job(pod, IGNORE, kind)
-    assert check(rule, resource_type, props) == []
+def test_release_tags_and_digests_pass(image: str) -> None:
+    assert check("pinned-image-tag", *workload(spec=pod_spec(container(image=image)))) == []
 
 
-def test_indexed_jobs_off_spot_and_plain_jobs_are_left_alone() -> None:
-    rule = "indexed-job-ignores-disruptions"
-    resource_type, props = _indexed_job(pod_spec(nodeSelector={"kubepar.dev/pool": "system"}), None)
-    assert check(rule, resource_type, props) == []
-    resource_type, props = _indexed_job(pod_spec(nodeSelector={"kubepar.dev/pool": "workers"}), None)
-    props["spec"]["completionMode"] = "NonIndexed"
-    assert check(rule, resource_type, props) == []
+@pytest.mark.parametrize("source", ["hostPath", "local"])
+@pytest.mark.parametrize("kind", ["PersistentVolume", "PersistentVolumePatch"])
+def test_volumes_on_the_nodes_own_filesystem_are_refused(source: str, kind: str) -> None:
+    props = {"kind": kind, "metadata": {"name": "pv"}, "spec": {source: {"path": "/var/lib"}, "capacity": {}}}
+    found = check("no-host-access", f"kubernetes:core/v1:{kind}", props)
+    assert len(found) == 1 and f"is a {source} volume on the node's /var/lib" in found[0], found
+
+
+def test_a_volume_of_a_real_disk_passes() -> None:
+    props = {
+        "kind": "PersistentVolume",
+        "metadata": {"name": "pv"},
+        "spec": {"csi": {"driver": "pd.csi.storage.gke.io"}},
+    }
+    assert check("no-host-access", "kubernetes:core/v1:PersistentVolume", props) == []

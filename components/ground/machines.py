@@ -1,0 +1,111 @@
+"""The GCE machine types kubepar can place pools on: known families, and the sizes each offers.
+
+Owns: whether a machine type name names a machine that exists (predefined
+families with their classes and vCPU counts, the shared-core E2 types, and
+custom types within their families' limits), and the problem to report when
+it does not. Does not: size nodes (quantities.py) or price them (cost.py).
+Invariant: a name that passes here is one GCE accepts; a new family or size
+is added here (from the GCE machine families pages) before a stack can use it.
+"""
+
+from __future__ import annotations
+
+import re
+
+_EVEN_UP_TO = lambda top: tuple(range(2, top + 1, 2))  # noqa: E731
+
+# Predefined machine types by family and class: the vCPU counts GCE offers
+# (GCE machine families pages: general-purpose and compute-optimized).
+PREDEFINED: dict[str, dict[str, tuple[int, ...]]] = {
+    "e2": {"standard": (2, 4, 8, 16, 32), "highmem": (2, 4, 8, 16), "highcpu": (2, 4, 8, 16, 32)},
+    "n1": {
+        "standard": (1, 2, 4, 8, 16, 32, 64, 96),
+        "highmem": (2, 4, 8, 16, 32, 64, 96),
+        "highcpu": (2, 4, 8, 16, 32, 64, 96),
+    },
+    "n2": {
+        "standard": (2, 4, 8, 16, 32, 48, 64, 80, 96, 128),
+        "highmem": (2, 4, 8, 16, 32, 48, 64, 80, 96, 128),
+        "highcpu": (2, 4, 8, 16, 32, 48, 64, 80, 96),
+    },
+    "n2d": {
+        "standard": (2, 4, 8, 16, 32, 48, 64, 80, 96, 128, 224),
+        "highmem": (2, 4, 8, 16, 32, 48, 64, 80, 96),
+        "highcpu": (2, 4, 8, 16, 32, 48, 64, 80, 96, 128, 224),
+    },
+    "n4": {
+        "standard": (2, 4, 8, 16, 32, 48, 64, 80),
+        "highmem": (2, 4, 8, 16, 32, 48, 64, 80),
+        "highcpu": (2, 4, 8, 16, 32, 48, 64, 80),
+    },
+    "t2d": {"standard": (1, 2, 4, 8, 16, 32, 48, 60)},
+    "t2a": {"standard": (1, 2, 4, 8, 16, 32, 48)},
+    "c2": {"standard": (4, 8, 16, 30, 60)},
+    "c2d": {
+        "standard": (2, 4, 8, 16, 32, 56, 112),
+        "highmem": (2, 4, 8, 16, 32, 56, 112),
+        "highcpu": (2, 4, 8, 16, 32, 56, 112),
+    },
+    "c3": {
+        "standard": (4, 8, 22, 44, 88, 176),
+        "highmem": (4, 8, 22, 44, 88, 176),
+        "highcpu": (4, 8, 22, 44, 88, 176),
+    },
+    "c3d": {
+        "standard": (4, 8, 16, 30, 60, 90, 180, 360),
+        "highmem": (4, 8, 16, 30, 60, 90, 180, 360),
+        "highcpu": (4, 8, 16, 30, 60, 90, 180, 360),
+    },
+    "c4": {
+        "standard": (2, 4, 8, 16, 24, 32, 48, 96, 192),
+        "highmem": (2, 4, 8, 16, 24, 32, 48, 96, 192),
+        "highcpu": (2, 4, 8, 16, 24, 32, 48, 96, 192),
+    },
+}
+SHARED_CORE = ("e2-micro", "e2-small", "e2-medium")
+# Custom machine types: family prefix ("" is N1) -> allowed vCPU counts.
+CUSTOM_VCPUS: dict[str, tuple[int, ...]] = {
+    "": (1, *_EVEN_UP_TO(96)),
+    "n2": _EVEN_UP_TO(80),
+    "n2d": (2, 4, 8, 16, 32, 48, 64, 80, 96),
+    "e2": _EVEN_UP_TO(32),
+    "n4": _EVEN_UP_TO(80),
+}
+# Memory of a custom type: a multiple of 256 MiB, 0.5 to 8 GiB per vCPU (more with -ext).
+CUSTOM_MEMORY_STEP_MB = 256
+CUSTOM_GIB_PER_VCPU = (0.5, 8.0)
+
+_PREDEFINED = re.compile(r"([a-z][a-z0-9]*)-([a-z]+)-([0-9]{1,3})")
+_CUSTOM = re.compile(r"(?:([a-z][a-z0-9]*)-)?custom-([0-9]{1,3})-([0-9]{1,8})(-ext)?")
+
+
+def machine_problem(machine_type: str) -> str | None:
+    """Why ``machine_type`` names no GCE machine kubepar can use, or None when it does."""
+    if machine_type in SHARED_CORE:
+        return None
+    custom = _CUSTOM.fullmatch(machine_type)
+    if custom:
+        family, vcpus, memory_mb, extended = custom[1] or "", int(custom[2]), int(custom[3]), bool(custom[4])
+        if family not in CUSTOM_VCPUS:
+            return f"custom machines come in the {', '.join(f or 'n1' for f in CUSTOM_VCPUS)} families, not {family}"
+        if vcpus not in CUSTOM_VCPUS[family]:
+            return f"a custom {family or 'n1'} machine cannot have {vcpus} vCPUs"
+        if memory_mb % CUSTOM_MEMORY_STEP_MB:
+            return f"custom memory comes in steps of {CUSTOM_MEMORY_STEP_MB} MB"
+        low, high = CUSTOM_GIB_PER_VCPU
+        per_vcpu = memory_mb / 1024 / vcpus
+        if per_vcpu < low or (per_vcpu > high and not extended):
+            return f"custom memory must be {low}-{high} GiB per vCPU (more only with -ext)"
+        return None
+    named = _PREDEFINED.fullmatch(machine_type)
+    if not named:
+        return "is not a machine type name (FAMILY-CLASS-VCPUS, e2-medium, or FAMILY-custom-VCPUS-MB)"
+    family, kind, vcpus = named[1], named[2], int(named[3])
+    if family not in PREDEFINED:
+        return f"{family} is not a machine family kubepar knows ({', '.join(sorted(PREDEFINED))})"
+    sizes = PREDEFINED[family].get(kind)
+    if sizes is None:
+        return f"{family} has no {kind} machines ({', '.join(sorted(PREDEFINED[family]))})"
+    if vcpus not in sizes:
+        return f"{family}-{kind} comes with {', '.join(map(str, sizes))} vCPUs, not {vcpus}"
+    return None
