@@ -17,6 +17,7 @@ ARGS ?=
 
 
 .PHONY: engine cluster cluster-down
+.PHONY: policy-venv
 .PHONY: venv test lint unit e2e render render-all up preview destroy output status config config-secret forward docs bench clean clean-all
 
 CHECKOV_VENV := .venv-checkov
@@ -73,6 +74,9 @@ render-all: venv
 	@for stack in $(STACKS); do $(PY) -m tools.render $$stack || exit 1; done
 
 POLICY_VENV := policies/venv
+
+## The policy pack's virtual environment (CI and `make up` use it): its packages, and the project on its path.
+policy-venv: $(POLICY_VENV)/.installed
 
 $(POLICY_VENV)/.installed: policies/requirements.txt
 	$(PYTHON) -m venv $(POLICY_VENV)

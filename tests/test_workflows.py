@@ -66,6 +66,12 @@ def test_pulumi_runs_with_the_policy_pack(path: Path) -> None:
         pack = ROOT / step["with"]["policyPacks"]
         assert (pack / "PulumiPolicy.yaml").exists()
         assert (pack / "__main__.py").exists()
+    # The pack imports components/ground: its venv must come from the Makefile, which puts the project on its path.
+    document = yaml.safe_load(path.read_text())
+    jobs = [job for job in document["jobs"].values() if any(s in job["steps"] for s in steps)]
+    commands = "\n".join(str(step.get("run", "")) for job in jobs for step in job["steps"])
+    assert "make policy-venv" in commands
+    assert "python -m venv policies/venv" not in commands
 
 
 def test_prod_updates_only_by_hand_behind_an_environment() -> None:

@@ -51,13 +51,13 @@ def local_cran() -> str:
 
 def r_worker_pod(capture: harness.Capture, root: Path, cran: str, port: int, name: str) -> subprocess.Popen[bytes]:
     """A worker pod: its init container, then its main container dialing ``port``."""
-    clusters.start_r_pod(capture, "worker", root, cran, name)
+    pods.start_r_pod(capture, "worker", root, cran, name)
     return clusters.r_worker(capture, root, port, name).start(root / f"{name}.log")
 
 
 def r_session_pod(capture: harness.Capture, root: Path, cran: str, port: int) -> dict[str, str]:
     """The scheduler pod's init container, then the env of an RStudio session listening on ``port``."""
-    clusters.start_r_pod(capture, "scheduler", root, cran, "scheduler-0")
+    pods.start_r_pod(capture, "scheduler", root, cran, "scheduler-0")
     return clusters.r_session_env(capture, root, port)
 
 
@@ -182,7 +182,7 @@ def sweep_overhead(cran: str) -> dict[str, float]:
         root = Path(tempfile.mkdtemp(prefix=f"kubepar-bench-{sweep}-"))
         job = jobs.LocalJob(capture, sweep, root, cran)
         # The pod's library once (the init container is measured above); then each task's main container.
-        clusters.start_r_pod(capture, "sweep", root, cran, "shared", document=job.document)
+        pods.start_r_pod(capture, "sweep", root, cran, "shared", document=job.document)
         samples = []
         for index in range(10):
             container = job.container(index, 0)

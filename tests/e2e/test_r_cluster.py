@@ -74,7 +74,7 @@ class RCluster:
 
     def start_worker(self, index: int) -> subprocess.Popen[bytes]:
         pod = f"worker-{index}"
-        clusters.start_r_pod(self.capture, "worker", self.root, self.cran, pod)
+        pods.start_r_pod(self.capture, "worker", self.root, self.cran, pod)
         process = clusters.r_worker(self.capture, self.root, self.port, pod).start(self.root / f"{pod}.log")
         self.workers.append(process)
         return process
@@ -100,7 +100,7 @@ def cluster(tmp_path: Path, cran: str) -> Iterator[RCluster]:
     replicas = pods.deployment(capture, "worker")["spec"]["replicas"]
     assert replicas == 2, "the local stack declares two workers"
     rcluster = RCluster(capture=capture, root=tmp_path, port=pods.free_port(), cran=cran, workers=[])
-    clusters.start_r_pod(capture, "scheduler", tmp_path, cran, "scheduler-0")
+    pods.start_r_pod(capture, "scheduler", tmp_path, cran, "scheduler-0")
     for index in range(replicas):
         rcluster.start_worker(index)
     yield rcluster

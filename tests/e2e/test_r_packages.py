@@ -111,7 +111,7 @@ def test_unknown_package_fails_the_init_container_naming_it(tmp_path: Path, cran
 
 def session(capture: harness.Capture, root: Path, cran: str) -> pods.LocalContainer:
     """The RStudio session's R, as rserver starts it: the pod's env, kubepar.R as its profile."""
-    clusters.start_r_pod(capture, "scheduler", root, cran, "scheduler-0")
+    pods.start_r_pod(capture, "scheduler", root, cran, "scheduler-0")
     # RStudio sessions use the stack's snapshot; here that is the local repository.
     return pods.LocalContainer(capture, "scheduler", root, pod_name="scheduler-0", env_overrides={"KUBEPAR_CRAN": cran})
 
@@ -144,7 +144,7 @@ def test_install_packages_goes_to_the_users_library_which_workers_do_not_see(
     # A later session (a restarted pod: same home) still has it.
     again = run_r(session(capture, tmp_path, cran_with_probe), "cat(kubeparprobe::probe())")
     assert again.stdout == "kubeparprobe answers", again.stderr
-    clusters.start_r_pod(capture, "worker", tmp_path, cran_with_probe, "worker-0")
+    pods.start_r_pod(capture, "worker", tmp_path, cran_with_probe, "worker-0")
     worker = pods.LocalContainer(capture, "worker", tmp_path, pod_name="worker-0")
     assert run_r(worker, "library(kubeparprobe)").returncode != 0
 

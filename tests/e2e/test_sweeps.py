@@ -56,7 +56,7 @@ def pause(job: jobs.LocalJob, request: str) -> Any:
 
 def session_r(capture: harness.Capture, root: Path, cran: str, code: str) -> str:
     """R code in an RStudio session of the rendered scheduler pod, which mounts the results read-only."""
-    clusters.start_r_pod(capture, "scheduler", root, cran, "scheduler-0")
+    pods.start_r_pod(capture, "scheduler", root, cran, "scheduler-0")
     env = clusters.r_session_env(capture, root, port=pods.free_port())
     result = subprocess.run(
         ["Rscript", "-e", code], env=env, cwd=root, capture_output=True, text=True, timeout=300, check=False

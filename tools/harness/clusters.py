@@ -15,7 +15,6 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 from components.engines import dask
 from components.engines.model import ENDPOINT_SERVICE
@@ -26,27 +25,12 @@ from tools.harness.pods import (
     LocalContainer,
     deployment,
     free_port,
-    run_init,
+    start_r_pod,
     stop,
     wait_for,
     without_system_libraries,
     write_secret,
 )
-
-
-def start_r_pod(
-    capture: Capture,
-    component: str,
-    root: Path,
-    repository: str,
-    pod_name: str,
-    document: dict[str, Any] | None = None,
-    hide_system_libraries: bool = False,
-) -> None:
-    """A pod's start up to its main container: every init container must succeed."""
-    result = run_init(capture, component, root, repository, pod_name, document, hide_system_libraries)
-    if result.returncode != 0:
-        raise RuntimeError(f"init containers of {pod_name} failed:\n{result.stdout}{result.stderr}")
 
 
 def require_r() -> None:

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.harness.capture import Capture
-from tools.harness.clusters import start_r_pod
-from tools.harness.pods import LocalContainer
+from tools.harness.pods import LocalContainer, start_r_pod
 
 
 def sweep_job(capture: Capture, sweep: str) -> dict[str, Any]:

@@ -307,3 +307,18 @@ def write_secret(root: Path, secret_name: str, files: Mapping[str, str]) -> None
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (folder / name).write_text(text)
+
+
+def start_r_pod(
+    capture: Capture,
+    component: str,
+    root: Path,
+    repository: str,
+    pod_name: str,
+    document: dict[str, Any] | None = None,
+    hide_system_libraries: bool = False,
+) -> None:
+    """A pod's start up to its main container: every init container must succeed."""
+    result = run_init(capture, component, root, repository, pod_name, document, hide_system_libraries)
+    if result.returncode != 0:
+        raise RuntimeError(f"init containers of {pod_name} failed:\n{result.stdout}{result.stderr}")
