@@ -72,7 +72,7 @@ def _sweep_script(read: Reader, key: str, value: Any) -> tuple[str, str, str] | 
     try:
         path = (PROJECT_ROOT / relative).resolve()
         inside = not relative.is_absolute() and path.is_relative_to(PROJECT_ROOT)
-        mode = path.stat().st_mode if inside and path.exists() else None
+        status = path.stat() if inside and path.exists() else None
     except (OSError, RuntimeError) as error:  # a symlink loop, a name the system refuses
         read.fail(key, f"{shown} cannot be read ({error.__class__.__name__}: {error}); fix the path")
         return None
@@ -81,14 +81,16 @@ def _sweep_script(read: Reader, key: str, value: Any) -> tuple[str, str, str] | 
             key, f"{shown} lies outside the project; put the script in the project folder and give its relative path"
         )
         return None
-    if mode is None:
+    if status is None:
         read.fail(key, f"{shown} does not exist (looked for {path}); add the script, or fix the path")
         return None
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(status.st_mode):
         # A folder, a pipe (reading it would wait for ever), a socket or a device.
-        read.fail(key, f"{shown} is not a regular file ({_file_type(mode)}); give the path of the script itself")
+        read.fail(
+            key, f"{shown} is not a regular file ({_file_type(status.st_mode)}); give the path of the script itself"
+        )
         return None
-    size = path.stat().st_size
+    size = status.st_size
     if size > MAX_SCRIPT_BYTES:
         read.fail(
             key,

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from components import engines
 from components.config.gke import check_not_cluster_ranges, parse_gke
 from components.config.sweeps import parse_sweeps
+from components.engines.model import EnginePlugin
 from components.engines.python_language import parse_dask_version
 from components.engines.r_language import cran_repository, parse_r_version
 from components.ground.parsers import (
@@ -33,9 +34,8 @@ from components.ground.sizing import check_existing_pools, check_scheduler_fits
 PLATFORMS = ("gke", "existing")
 
 
-def _engine_keys(read: Reader, engine: str) -> tuple[tuple[str, str], ...]:
+def _engine_keys(read: Reader, chosen: EnginePlugin) -> tuple[tuple[str, str], ...]:
     """The selected engine's own keys; another engine's keys at a non-default value are refused."""
-    chosen = engines.plugins().get(engine)
     for plugin in engines.plugins().values():
         if plugin is chosen:
             continue
@@ -43,11 +43,9 @@ def _engine_keys(read: Reader, engine: str) -> tuple[tuple[str, str], ...]:
             if read.text(key) != DEFAULTS.get(key, "") and not read.failed("engine"):
                 read.fail(
                     key,
-                    f"{read.text(key)!r} applies to engine {plugin.name} only; engine {engine} "
+                    f"{read.text(key)!r} applies to engine {plugin.name} only; engine {chosen.name} "
                     "does not read it (remove it)",
                 )
-    if chosen is None:
-        return ()
     chosen.check(read)
     return tuple(sorted(chosen.options(read).items()))
 
@@ -78,7 +76,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
     check_stack_name(read, stack)
     dask_version = read.parsed("daskVersion", parse_dask_version, "use a Dask release such as 2026.7.1", "2026.7.1")
     packages = plugin.packages(read, read.string_list("packages"))
-    options = _engine_keys(read, engine)
+    options = _engine_keys(read, plugin)
 
     allowed = read.cidrs("allowedSourceRanges", "RStudio")
     kube_context = read.text("kubeContext") or None

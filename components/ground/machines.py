@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import re
 
-_EVEN_UP_TO = lambda top: tuple(range(2, top + 1, 2))  # noqa: E731
+
+def _even_up_to(top: int) -> tuple[int, ...]:
+    return tuple(range(2, top + 1, 2))
+
 
 # Predefined machine types by family and class: the vCPU counts GCE offers
 # (GCE machine families pages: general-purpose and compute-optimized).
@@ -65,11 +68,11 @@ PREDEFINED: dict[str, dict[str, tuple[int, ...]]] = {
 SHARED_CORE = ("e2-micro", "e2-small", "e2-medium")
 # Custom machine types: family prefix ("" is N1) -> allowed vCPU counts.
 CUSTOM_VCPUS: dict[str, tuple[int, ...]] = {
-    "": (1, *_EVEN_UP_TO(96)),
-    "n2": _EVEN_UP_TO(80),
+    "": (1, *_even_up_to(96)),
+    "n2": _even_up_to(80),
     "n2d": (2, 4, 8, 16, 32, 48, 64, 80, 96),
-    "e2": _EVEN_UP_TO(32),
-    "n4": _EVEN_UP_TO(80),
+    "e2": _even_up_to(32),
+    "n4": _even_up_to(80),
 }
 # Memory of a custom type: a multiple of 256 MiB, 0.5 to 8 GiB per vCPU (more with -ext).
 CUSTOM_MEMORY_STEP_MB = 256

@@ -51,7 +51,7 @@ def _affinity_may_select_spot(spec: Mapping[str, Any], pools: set[str]) -> bool:
     )
 
 
-def _tolerates_spot(spec: Mapping[str, Any], pools: set[str]) -> bool:
+def _tolerates_spot(spec: Mapping[str, Any]) -> bool:
     for toleration in spec.get("tolerations") or []:
         key = toleration.get("key")
         # No key with Exists tolerates every taint, Spot's and the worker pool's included.
@@ -72,7 +72,7 @@ def _on_spot(spec: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
         return True
     if selector.get(POOL_LABEL) in pools:
         return True
-    return _affinity_may_select_spot(spec, pools) or _tolerates_spot(spec, pools)
+    return _affinity_may_select_spot(spec, pools) or _tolerates_spot(spec)
 
 
 def _shadows_disruptions(rule: Mapping[str, Any]) -> bool:

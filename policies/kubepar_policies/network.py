@@ -60,17 +60,6 @@ def matches_all(selector: Mapping[str, Any] | None, always_present: tuple[str, .
     return True
 
 
-def _networks(values: Any) -> list[Any]:
-    """The valid ranges of a list, IPv4-mapped IPv6 read as IPv4 (as Kubernetes does)."""
-    found = []
-    for value in values or []:
-        try:
-            found.append(cidrs.as_routed(ipaddress.ip_network(str(value).strip(), strict=False)))
-        except ValueError:
-            continue
-    return found
-
-
 def _subtract(network: Any, holes: list[Any]) -> list[Any]:
     """``network`` without ``holes`` (ranges of the same family), as disjoint ranges."""
     pieces = [network]
@@ -91,8 +80,9 @@ def _opens_everything(blocks: list[Mapping[str, Any]]) -> bool:
     allowed = [
         piece
         for block in blocks
-        for network in _networks([block.get("cidr")])
-        for piece in _subtract(network, _networks(block.get("except")))
+        # cidrs.parse: the valid ranges, IPv4-mapped IPv6 read as IPv4 (as Kubernetes does).
+        for network in cidrs.parse([block.get("cidr")])[0]
+        for piece in _subtract(network, cidrs.parse(block.get("except") or [])[0])
     ]
     for version, bits in ((4, 32), (6, 128)):
         family = [network for network in allowed if network.version == version]
@@ -140,7 +130,8 @@ def _rule_is_open(entry: Mapping[str, Any], direction: str) -> bool:
     if direction == "egress":
         # Blocks add up across peers: two halves are the whole.
         blocks = [peer["ipBlock"] for peer in peers if peer.get("ipBlock") is not None]
-        everyone = not peers or _opens_everything(blocks) or any(_peer_is_everyone(p, direction) for p in peers)
+        selectors = [peer for peer in peers if peer.get("ipBlock") is None]
+        everyone = not peers or _opens_everything(blocks) or any(_peer_is_everyone(p, direction) for p in selectors)
         return everyone and _all_ports(entry)
     # Ingress from everyone is open whatever the ports.
     return not peers or any(_peer_is_everyone(peer, direction) for peer in peers)
