@@ -90,6 +90,21 @@ def test_without_the_init_container_the_pods_r_cannot_load_future(tmp_path: Path
     assert "there is no package called" in loaded.stderr
 
 
+@pytest.mark.parametrize("component", ["scheduler", "worker"])
+def test_the_pods_r_sees_only_its_own_libraries_and_base_r(tmp_path: Path, cran: str, component: str) -> None:
+    """No library folder of this machine's R (site libraries, /usr/local ones) is on a pod's path."""
+    capture = harness.run_program("local")
+    assert pods.run_init(capture, component, tmp_path, cran, pod_name="pod-0").returncode == 0
+    main = pods.LocalContainer(capture, component, tmp_path, pod_name="pod-0")
+    listed = run_r(main, 'cat(normalizePath(.libPaths()), sep = "\\n"); cat("\\nBASE", normalizePath(.Library))')
+    assert listed.returncode == 0, listed.stderr
+    *paths, base = [line for line in listed.stdout.splitlines() if line]
+    base_r = base.removeprefix("BASE ")
+    outside = [path for path in paths if path != base_r and not path.startswith(str(tmp_path.resolve()))]
+    assert outside == [], f"this machine's library folders reach the pod: {outside}"
+    assert any("kubepar-packages" in path for path in paths)
+
+
 def test_configured_package_installs_and_loads_in_the_worker(tmp_path: Path, cran_with_probe: str) -> None:
     capture = harness.run_program("local", {"kubepar:packages": ["kubeparprobe"]})
     result = pods.run_init(capture, "worker", tmp_path, cran_with_probe, pod_name="pod-0")

@@ -33,6 +33,7 @@ from typing import Any
 
 from components.engines import sweeps
 from components.ground import quantities
+from components.ground.rocker import ROCKER_LIBS
 from tools.harness.capture import Capture
 
 TEST_PASSWORD = "e2e-not-a-real-password"
@@ -175,9 +176,9 @@ class LocalContainer:
     def process_env(self) -> dict[str, str]:
         # The image's own environment: a PATH to find sh and Rscript, nothing else of ours.
         base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
-        if self.spec["image"].startswith("rocker/"):
-            base.update(rocker_library_env(self.root))
-        return {**base, **self.env}
+        if not self.spec["image"].startswith("rocker/"):
+            return {**base, **self.env}
+        return without_machine_libraries({**base, **rocker_library_env(self.root), **self.env}, self.root)
 
     def start(self, log: Path, argv: list[str] | None = None) -> subprocess.Popen[bytes]:
         handle = log.open("wb")
@@ -218,10 +219,33 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.2) -> bool:
 
 
 def rocker_library_env(root: Path) -> dict[str, str]:
-    """What a rocker image's R sees beyond base R: nothing (Debian's site library hidden)."""
+    """What a rocker image's R sees beyond base R: nothing (Debian's site libraries hidden).
+
+    Debian's own Renviron.site puts /usr/local/lib/R/site-library before
+    R_LIBS_SITE whatever it says, so the site file (R_ENVIRON names it) is an
+    empty one too: rocker's holds only the container's environment, which the
+    env here already is.
+    """
     empty = root / "image-site-library"
     empty.mkdir(exist_ok=True)
-    return {"R_LIBS_SITE": str(empty), "R_LIBS_USER": str(empty)}
+    site_file = root / "image-Renviron.site"
+    site_file.touch()
+    return {"R_LIBS_SITE": str(empty), "R_LIBS_USER": str(empty), "R_ENVIRON": str(site_file)}
+
+
+def without_machine_libraries(env: dict[str, str], root: Path) -> dict[str, str]:
+    """``env`` with rocker's own library folders in R_LIBS pointed at the empty one.
+
+    In the image they hold littler and docopt (base R is R's own library on
+    both sides); on this machine the same paths are this machine's site
+    libraries, which no pod has.
+    """
+    if "R_LIBS" not in env:
+        return env
+    empty = rocker_library_env(root)["R_LIBS_SITE"]
+    rocker = set(ROCKER_LIBS.split(":"))
+    paths = [empty if path in rocker else path for path in env["R_LIBS"].split(":")]
+    return {**env, "R_LIBS": ":".join(dict.fromkeys(paths))}
 
 
 def run_init(
