@@ -17,7 +17,6 @@ import sys
 import tarfile
 from pathlib import Path
 
-import pytest
 import yaml
 from pulumi import automation as auto
 
@@ -30,13 +29,18 @@ NAME = "upgrade"
 
 
 def _checkout(commit: str, folder: Path) -> Path:
-    """The project's tree at ``commit`` (from this clone's history), or a reasoned skip."""
-    known = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT, capture_output=True)
-    if known.returncode != 0:
-        pytest.skip(
-            f"not run: this clone has no history back to {commit[:12]} (a shallow clone); "
-            "`git fetch --unshallow` and run again"
-        )
+    """The project's tree at ``commit``, from this clone's history (fetched from origin if the clone is shallow)."""
+
+    def known() -> bool:
+        found = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT, capture_output=True)
+        return found.returncode == 0
+
+    if not known():
+        subprocess.run(["git", "fetch", "--quiet", "origin", commit], cwd=ROOT, capture_output=True, timeout=300)
+    assert known(), (
+        f"this clone has no history back to {commit[:12]} and origin did not provide it: "
+        "clone without --depth (actions/checkout: fetch-depth: 0), or `git fetch --unshallow`"
+    )
     archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")
