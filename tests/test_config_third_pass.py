@@ -71,6 +71,9 @@ def test_every_pods_egress_excludes_the_stacks_own_ranges() -> None:
         ("n2-custom-4-1000", "steps of 256 MB"),
         ("n2-custom-4-65536", "GiB per vCPU"),
         ("m9-custom-4-16384", "custom machines come in"),
+        # GCE's names carry no leading zeros.
+        ("e2-standard-04", "not a machine type name"),
+        ("n2-custom-4-016384", "not a machine type name"),
     ],
 )
 @pytest.mark.parametrize("key", ["systemMachineType", "workerMachineType"])

@@ -78,8 +78,10 @@ CUSTOM_VCPUS: dict[str, tuple[int, ...]] = {
 CUSTOM_MEMORY_STEP_MB = 256
 CUSTOM_GIB_PER_VCPU = (0.5, 8.0)
 
-_PREDEFINED = re.compile(r"([a-z][a-z0-9]*)-([a-z]+)-([0-9]{1,3})")
-_CUSTOM = re.compile(r"(?:([a-z][a-z0-9]*)-)?custom-([0-9]{1,3})-([0-9]{1,8})(-ext)?")
+# Numbers in GCE's names never have leading zeros: e2-standard-04 names no machine.
+_NUMBER = r"([1-9][0-9]{0,%d})"
+_PREDEFINED = re.compile(r"([a-z][a-z0-9]*)-([a-z]+)-" + _NUMBER % 2)
+_CUSTOM = re.compile(r"(?:([a-z][a-z0-9]*)-)?custom-" + _NUMBER % 2 + "-" + _NUMBER % 7 + "(-ext)?")
 
 
 def machine_problem(machine_type: str) -> str | None:

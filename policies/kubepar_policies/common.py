@@ -24,9 +24,9 @@ from pulumi_policy import (
 # config: the pack's virtual environment finds it through a .pth file the
 # Makefile writes, the tests through the project root.
 from components.ground import cidrs, quantities
-from components.ground.pools import POOL_LABEL
+from components.ground.pools import POOL_LABEL, WORKER_POOL, WORKER_TAINT_KEY
 
-__all__ = ["POOL_LABEL", "cidrs", "quantities"]
+__all__ = ["POOL_LABEL", "WORKER_POOL", "WORKER_TAINT_KEY", "cidrs", "quantities"]
 
 MANDATORY = EnforcementLevel.MANDATORY
 ADVISORY = EnforcementLevel.ADVISORY

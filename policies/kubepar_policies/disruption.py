@@ -14,7 +14,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .common import POOL_LABEL, describe, is_kind, rule, string_list
+from .common import POOL_LABEL, WORKER_POOL, WORKER_TAINT_KEY, describe, is_kind, rule, string_list
 
 # Node labels GKE puts on Spot and preemptible nodes, with the values that mean so.
 SPOT_LABELS = {
@@ -51,7 +51,7 @@ def _affinity_may_select_spot(spec: Mapping[str, Any], pools: set[str]) -> bool:
     )
 
 
-def _tolerates_spot(spec: Mapping[str, Any]) -> bool:
+def _tolerates_spot(spec: Mapping[str, Any], pools: set[str]) -> bool:
     for toleration in spec.get("tolerations") or []:
         key = toleration.get("key")
         # No key with Exists tolerates every taint, Spot's and the worker pool's included.
@@ -59,20 +59,25 @@ def _tolerates_spot(spec: Mapping[str, Any]) -> bool:
             return True
         if str(key) in SPOT_LABELS:
             return True
+        # The worker pool's taint is all that keeps other pods off it: tolerating it, with no
+        # selector, lets the scheduler put the pod there.
+        if str(key) == WORKER_TAINT_KEY and WORKER_POOL in pools:
+            return True
     return False
 
 
 def _on_spot(spec: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
     """Whether a pod may land on Spot or preemptible nodes: by node selector (GKE's capacity labels, or a
     kubepar pool the config names as Spot), node affinity (required or preferred), or a toleration of
-    Spot's taint (a key-less Exists tolerates every taint)."""
+    Spot's taint or of the worker pool's taint when that pool is Spot (a key-less Exists tolerates every
+    taint)."""
     selector = spec.get("nodeSelector") or {}
     pools = {str(p) for p in config.get("spotPools") or []}
     if any(str(selector.get(key)) in values for key, values in SPOT_LABELS.items()):
         return True
     if selector.get(POOL_LABEL) in pools:
         return True
-    return _affinity_may_select_spot(spec, pools) or _tolerates_spot(spec)
+    return _affinity_may_select_spot(spec, pools) or _tolerates_spot(spec, pools)
 
 
 def _shadows_disruptions(rule: Mapping[str, Any]) -> bool:

@@ -35,6 +35,11 @@ READ_VERBS = ("get", "list", "watch")
 # namespace, so creating one is using every account's rights.
 DANGEROUS_RIGHTS: tuple[tuple[str, str, tuple[str, ...] | None, str], ...] = (
     ("", "secrets", READ_VERBS, "reads Secrets (every password and token in the namespace)"),
+    # The token controller fills a created kubernetes.io/service-account-token Secret for the account it names.
+    ("", "secrets", ("create",), "creates token Secrets, which mint tokens of any service account"),
+    ("", "pods/ephemeralcontainers", ("update", "patch"), "adds a container of any image to a running pod"),
+    # Pod Security admission reads a namespace's labels: whoever rewrites them switches it off.
+    ("", "namespaces", ("update", "patch"), "relabels namespaces (switches Pod Security off)"),
     ("", "pods/exec", None, "runs commands in running pods"),
     ("", "pods/attach", None, "attaches to running pods"),
     ("", "pods/portforward", None, "opens any pod's ports"),

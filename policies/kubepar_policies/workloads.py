@@ -88,9 +88,13 @@ def _resources(args: ResourceValidationArgs, report: ReportViolation, _meta: Any
 MOVING_TAG_WORDS = frozenset(
     {
         "latest", "devel", "dev", "develop", "nightly", "main", "master", "stable", "edge", "head",
-        "trunk", "rolling", "current", "canary", "testing", "unstable", "snapshot", "next",
+        "trunk", "rolling", "current", "canary", "testing", "unstable", "snapshot", "next", "pr",
     }
 )  # fmt: skip
+# A tag that starts with a version of one or two numbers is a version line, not a release:
+# rocker's `4` and `4.6` move to every 4.x.y and 4.6.y build. A single long number is a date stamp.
+VERSION_LINE = re.compile(r"v?(\d+(?:\.\d+)?)(?:$|[-_+])", re.IGNORECASE)
+DATE_STAMP_DIGITS = 8
 
 
 def moving_tag(tag: str) -> str | None:
@@ -103,6 +107,9 @@ def moving_tag(tag: str) -> str | None:
         return f"has the moving tag '{tag}'"
     if not any(character.isdigit() for character in tag):
         return f"has the tag '{tag}', which names no version"
+    line = VERSION_LINE.match(tag)
+    if line and not ("." not in line.group(1) and len(line.group(1)) >= DATE_STAMP_DIGITS):
+        return f"has the tag '{tag}', a version line that moves to each {line.group(1)}.x release"
     return None
 
 

@@ -73,6 +73,9 @@ SPOT_PLACEMENTS = {
     "provisioning-spot": pod_spec(nodeSelector={"cloud.google.com/gke-provisioning": "spot"}),
     "preemptible": pod_spec(nodeSelector={"cloud.google.com/gke-preemptible": "true"}),
     "blanket-toleration": pod_spec(tolerations=[{"operator": "Exists"}]),
+    "worker-taint-toleration": pod_spec(
+        tolerations=[{"key": "kubepar.dev/workers", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
+    ),
     "preemptible-toleration": pod_spec(tolerations=[{"key": "cloud.google.com/gke-preemptible", "operator": "Exists"}]),
 }
 
@@ -100,6 +103,13 @@ def test_every_way_onto_spot_counts(kind: str, placement: str) -> None:
 def test_placements_off_spot_are_left_alone(pod: dict[str, Any]) -> None:
     resource_type, props = _indexed_job(pod, None)
     assert check("indexed-job-ignores-disruptions", resource_type, props) == []
+
+
+def test_tolerating_the_worker_taint_counts_only_where_the_worker_pool_is_spot() -> None:
+    pod = pod_spec(tolerations=[{"key": "kubepar.dev/workers", "operator": "Exists"}])
+    resource_type, props = _indexed_job(pod, None)
+    assert check("indexed-job-ignores-disruptions", resource_type, props, config={"spotPools": []}) == []
+    assert check("indexed-job-ignores-disruptions", resource_type, props) != []
 
 
 def _rules(*rules: dict[str, Any]) -> dict[str, Any]:

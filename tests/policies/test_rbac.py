@@ -121,6 +121,10 @@ def _role(kind: str, *rules: dict[str, Any], name: str = "r") -> dict[str, Any]:
         ({"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get"]}, "on pods/exec"),
         ({"apiGroups": [""], "resources": ["*/exec"], "verbs": ["create"]}, "on pods/exec"),
         ({"apiGroups": [""], "resources": ["pods/attach"], "verbs": ["create"]}, "on pods/attach"),
+        ({"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}, "create on secrets"),
+        ({"apiGroups": [""], "resources": ["pods/ephemeralcontainers"], "verbs": ["patch"]}, "ephemeralcontainers"),
+        ({"apiGroups": [""], "resources": ["*/ephemeralcontainers"], "verbs": ["update"]}, "ephemeralcontainers"),
+        ({"apiGroups": [""], "resources": ["namespaces"], "verbs": ["patch"]}, "patch on namespaces"),
         ({"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create"]}, "on pods/portforward"),
         ({"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}, "create on pods"),
         ({"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]}, "patch on pods"),
@@ -175,6 +179,7 @@ def test_rights_that_make_admin_dangerous_are_refused(kind: str, rule: dict[str,
         # Secrets of another API group are not Secrets.
         {"apiGroups": ["example.com"], "resources": ["secrets"], "verbs": ["get"]},
         {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["namespaces", "pods/ephemeralcontainers"], "verbs": ["get", "list"]},
         {"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests"], "verbs": ["create"]},
     ],
 )

@@ -294,6 +294,12 @@ def test_children_of_config_groups_and_v4_charts_are_checked_like_any_resource(p
         "example.com/tool:stable",
         "example.com/tool:edge",
         "registry:5000/tool:jammy",
+        "example.com/tool:pr-123",
+        # Version lines: rocker's 4 and 4.6 follow every 4.x.y and 4.6.y build.
+        "rocker/r-ver:4",
+        "rocker/r-ver:4.6",
+        "registry:5000/tool:v2",
+        "python:3.11-slim",
     ],
 )
 def test_moving_tags_are_refused_whatever_their_name(image: str) -> None:
@@ -307,8 +313,10 @@ def test_moving_tags_are_refused_whatever_their_name(image: str) -> None:
         "rocker/r-ver:4.6.1",
         "ghcr.io/dask/dask:2026.7.1-py3.11",
         "valkey/valkey:8.1.8",
-        "registry:5000/tool:v2",
+        "registry:5000/tool:v2.3.1",
         "example.com/tool:1.0.0-rc1",
+        "example.com/tool:20260801",
+        "example.com/tool:sha-3f2c1ab",
         "rocker/r-ver@sha256:" + "0" * 64,
     ],
 )
