@@ -16,11 +16,15 @@ Usage (from the project root): python -m tools.stack preview|up|destroy [--stack
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import runpy
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from pulumi import automation as auto
 from pulumi_policy import EnforcementLevel
@@ -77,6 +81,80 @@ def stack(
     return auto.create_or_select_stack(
         stack_name=name, project_name=PROJECT, program=program_of(work_dir), opts=options
     )
+
+
+@dataclass(frozen=True)
+class Isolated:
+    """A stack whose every run of the program (up, preview, destroy) happens in a fresh Python process.
+
+    The real CLI starts a fresh language host for each run; an inline program
+    runs in the caller's process instead, and when the CLI gives up on a run
+    (a provider it does not have) that program keeps running in the caller's
+    threads, beside whatever runs next. Tests that run the engine many times
+    use this, so no run can meet another's leftovers. Everything that runs no
+    program (config, exports) goes to the stack in this process.
+    """
+
+    name: str
+    work_dir: Path
+    state: Path
+    kubeconfig: Path | None
+
+    @property
+    def local(self) -> auto.Stack:
+        return stack(self.name, work_dir=self.work_dir, state=self.state, kubeconfig=self.kubeconfig)
+
+    def set_config(self, key: str, value: auto.ConfigValue) -> None:
+        self.local.set_config(key, value)
+
+    def export_stack(self) -> auto.Deployment:
+        return self.local.export_stack()
+
+    def up(self, on_event: Callable[[auto.EngineEvent], Any] | None = None, **options: Any) -> auto.UpResult:
+        return self._run("up", on_event, options)
+
+    def preview(self, on_event: Callable[[auto.EngineEvent], Any] | None = None, **options: Any) -> auto.PreviewResult:
+        return self._run("preview", on_event, options)
+
+    def destroy(self, on_event: Callable[[auto.EngineEvent], Any] | None = None, **options: Any) -> auto.DestroyResult:
+        return self._run("destroy", on_event, options)
+
+    def _run(self, operation: str, on_event: Callable[[auto.EngineEvent], Any] | None, options: dict[str, Any]) -> Any:
+        context = multiprocessing.get_context("spawn")
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_run_in_child, args=(send, self, operation, options), daemon=True)
+        child.start()
+        send.close()
+        try:
+            result, events, error = receive.recv()
+        except EOFError:
+            raise RuntimeError(f"the process running `pulumi {operation}` died (exit code {child.exitcode})") from None
+        finally:
+            child.join(timeout=60)
+            if child.is_alive():
+                child.kill()
+        for event in events:
+            if on_event is not None:
+                on_event(event)
+        if error is not None:
+            raise error
+        return result
+
+
+def _run_in_child(send: Connection, isolated: Isolated, operation: str, options: dict[str, Any]) -> None:
+    events: list[auto.EngineEvent] = []
+    outcome: tuple[Any, list[auto.EngineEvent], BaseException | None]
+    try:
+        result = getattr(isolated.local, operation)(on_event=events.append, **options)
+        outcome = (result, events, None)
+    except auto.CommandError as error:
+        outcome = (None, events, error)
+    except Exception as error:  # handed to the parent, which raises it
+        outcome = (None, events, RuntimeError(f"{type(error).__name__}: {error}"))
+    send.send(outcome)
+    send.close()
+    # Leave at once: a program the CLI gave up on may still hold threads that would keep this process alive.
+    os._exit(0)
 
 
 def _check_pack_on_render(stack_name: str) -> None:

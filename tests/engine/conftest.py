@@ -5,7 +5,8 @@ kube-apiserver with its default admission plugins, controller-manager,
 scheduler, kwok nodes shaped like the kwok stack's pools) in a folder of its
 own, and stops it at the end. Each test deploys its own stack (its own
 namespace) of a copy of the project with the real Pulumi CLI and Kubernetes
-provider (tools/stack.py), so tests do not depend on each other's order.
+provider (tools/stack.py), each run of the program in a process of its own,
+so tests do not depend on each other's order or leftovers.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class Deployed:
 
     name: str
     work_dir: Path
-    stack: auto.Stack
+    stack: engine_stack.Isolated
     cluster: Cluster
     events: list[dict[str, Any]] = field(default_factory=list)
 
@@ -150,7 +151,7 @@ def deploy(cluster: Cluster, project: Path, state: Path) -> Iterator[Any]:
         document["config"]["kubepar:namespace"] = f"kp-{name}"
         document["config"].update({f"kubepar:{key}": value for key, value in values.items()})
         (project / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
-        selected = engine_stack.stack(name, work_dir=project, state=state, kubeconfig=cluster.kubeconfig)
+        selected = engine_stack.Isolated(name, work_dir=project, state=state, kubeconfig=cluster.kubeconfig)
         # The one secret: set as `make config-secret` would, encrypted with the passphrase.
         selected.set_config("kubepar:password", auto.ConfigValue(value=secrets.token_urlsafe(18), secret=True))
         deployed = Deployed(name=name, work_dir=project, stack=selected, cluster=cluster)

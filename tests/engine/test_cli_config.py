@@ -27,7 +27,8 @@ CLI_CONFIG_ERRORS = ("is missing configuration value", "must be of type", "must 
 
 def preview(project: Path, state: Path, cluster: Cluster, name: str) -> str:
     """The CLI's preview of stack ``name`` of ``project``: its error text, or '' when it succeeded."""
-    selected = engine_stack.stack(name, work_dir=project, state=state, kubeconfig=cluster.kubeconfig)
+    # Its own process: a GKE stack's program, abandoned by the CLI for want of the GCP provider, ends there.
+    selected = engine_stack.Isolated(name, work_dir=project, state=state, kubeconfig=cluster.kubeconfig)
     try:
         selected.preview(color="never")
     except auto.CommandError as error:

@@ -60,7 +60,7 @@ def test_a_stack_deployed_before_the_move_previews_with_no_change_after_it(
     document["config"]["kubepar:namespace"] = f"kp-{NAME}"
     (old / f"Pulumi.{NAME}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     # The one secret, encrypted with the session's passphrase into the old tree's stack file.
-    selected = engine_stack.stack(NAME, work_dir=old, state=state, kubeconfig=cluster.kubeconfig)
+    selected = engine_stack.Isolated(NAME, work_dir=old, state=state, kubeconfig=cluster.kubeconfig)
     selected.set_config("kubepar:password", auto.ConfigValue(value=secrets.token_urlsafe(18), secret=True))
     deployed = subprocess.run(
         [sys.executable, "tools/stack.py", "up", "--stack", NAME, "--yes"],
@@ -76,10 +76,10 @@ def test_a_stack_deployed_before_the_move_previews_with_no_change_after_it(
     try:
         # The same stack file, now read by the project as it is.
         shutil.copy(old / f"Pulumi.{NAME}.yaml", project / f"Pulumi.{NAME}.yaml")
-        current = engine_stack.stack(NAME, work_dir=project, state=state, kubeconfig=cluster.kubeconfig)
+        current = engine_stack.Isolated(NAME, work_dir=project, state=state, kubeconfig=cluster.kubeconfig)
         preview = current.preview(expect_no_changes=True, color="never")
         # `read` is the stack's reference to its own last outputs (components/config/previous.py).
         assert set(preview.change_summary) <= {"same", "read"}, preview.change_summary
         assert sum(count for op, count in preview.change_summary.items() if op == "same") > 20
     finally:
-        engine_stack.stack(NAME, work_dir=project, state=state, kubeconfig=cluster.kubeconfig).destroy()
+        engine_stack.Isolated(NAME, work_dir=project, state=state, kubeconfig=cluster.kubeconfig).destroy()
