@@ -3,7 +3,8 @@
 Owns: the results bucket's forms of publicity (uniform access off, public
 access prevention not enforced, an allUsers or allAuthenticatedUsers member
 or ACL entry, a public predefined ACL); grants of powerful roles (owner,
-editor, token creator, service account user and their kin) on a project,
+editor, token creator, service account user and their kin, and the admins
+of every cluster or bucket) on a project,
 folder or organisation, or to the public anywhere; and service account keys,
 which kubepar never uses (Workload Identity Federation needs none).
 """
@@ -34,6 +35,9 @@ POWERFUL_ROLES = (
     "roles/resourcemanager.folderAdmin",
     "roles/resourcemanager.organizationAdmin",
 )
+# Roles that administer every resource of one kind there: every cluster (and the
+# Secrets and pods in it), every bucket (and who may read it).
+WIDE_ADMIN_ROLES = ("roles/container.admin", "roles/container.clusterAdmin", "roles/storage.admin")
 # Project, folder and organisation grants: a member, a binding or a whole policy.
 _WIDE_IAM = re.compile(r"gcp:(projects|folder|organizations)/iAM(Member|Binding|Policy):IAM(Member|Binding|Policy)")
 _ANY_IAM = re.compile(
@@ -77,6 +81,13 @@ def _iam(args: ResourceValidationArgs, report: ReportViolation) -> None:
             report(
                 f"{args.resource_type} '{args.name}' grants {role} on the whole project, folder or organisation "
                 f"to {member}: its holder can act as any account there. Grant a narrow role on the one resource.",
+                None,
+            )
+        elif wide and role in WIDE_ADMIN_ROLES:
+            report(
+                f"{args.resource_type} '{args.name}' grants {role} on the whole project, folder or organisation "
+                f"to {member}: its holder administers every cluster or bucket there, not only kubepar's. "
+                "Grant a narrow role on the one resource.",
                 None,
             )
 

@@ -76,6 +76,8 @@ def test_the_private_bucket_and_a_named_acl_pass() -> None:
             {"policyData": json.dumps({"bindings": [{"role": "roles/owner", "members": ["user:a@example.com"]}]})},
         ),
         ("gcp:serviceaccount/iAMMember:IAMMember", {"role": "roles/iam.serviceAccountUser", "member": "allUsers"}),
+        ("gcp:projects/iAMMember:IAMMember", {"role": "roles/container.admin", "member": "user:a@example.com"}),
+        ("gcp:folder/iAMBinding:IAMBinding", {"role": "roles/storage.admin", "members": ["group:g@example.com"]}),
     ],
 )
 def test_public_or_powerful_wide_grants_are_refused(resource_type: str, props: dict[str, Any]) -> None:
