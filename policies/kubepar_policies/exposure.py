@@ -3,7 +3,7 @@
 Owns: Services (LoadBalancer source ranges, in the spec or the legacy
 annotation, padded, split or IPv6; externalIPs; private ports by number or
 by the container port's name) and the other doors into a cluster (Ingress,
-Gateway). The private ports run code for whoever connects (the R worker
+Gateway, NodePort). The private ports run code for whoever connects (the R worker
 port, the Dask scheduler port, a queue's port): they are private wherever
 the stack puts them, so the stack rule also learns them from the stack's own
 endpoint Services and named container ports, not only from the pack config.
@@ -110,8 +110,15 @@ def _private_ports(args: ResourceValidationArgs, report: ReportViolation) -> Non
             )
 
 
+def _is_door(args: ResourceValidationArgs) -> bool:
+    if any(is_kind(args.resource_type, kind) for kind in DOOR_KINDS):
+        return True
+    # A NodePort opens its port on every node's address, with no source ranges to hold it.
+    return is_kind(args.resource_type, "Service", group="core") and _service_spec(args.props).get("type") == "NodePort"
+
+
 def _doors(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if not any(is_kind(args.resource_type, kind) for kind in DOOR_KINDS):
+    if not _is_door(args):
         return
     allowed = args.get_config().get("allowedDoors") or []
     name = (args.props.get("metadata") or {}).get("name") or args.name
@@ -211,7 +218,8 @@ POLICIES: list[ResourceValidationPolicy] = [
     ),
     rule(
         "no-unguarded-door",
-        "No Ingress or Gateway API route unless allow-listed: they bypass the LoadBalancer's source ranges.",
+        "No Ingress, Gateway API route or NodePort Service unless allow-listed: they bypass the "
+        "LoadBalancer's source ranges.",
         _doors,
         config={"allowedDoors": string_list([])},
     ),

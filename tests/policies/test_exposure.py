@@ -132,9 +132,19 @@ def test_the_ui_port_of_the_same_pod_may_be_exposed() -> None:
         ("kubernetes:networking.k8s.io/v1beta1:Ingress", "Ingress"),
         ("kubernetes:gateway.networking.k8s.io/v1:Gateway", "Gateway"),
         ("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "HTTPRoute"),
+        ("kubernetes:core/v1:Service", "Service"),
+        ("kubernetes:core/v1:ServicePatch", "ServicePatch"),
     ],
 )
 def test_other_doors_are_refused_unless_allow_listed(resource_type: str, kind: str) -> None:
-    door = {"kind": kind, "metadata": {"name": "web"}}
+    door: dict[str, Any] = {"kind": kind, "metadata": {"name": "web"}}
+    if kind.startswith("Service"):
+        door["spec"] = {"type": "NodePort", "ports": [{"port": 8787}]}
     assert "opens a door into the cluster" in check("no-unguarded-door", resource_type, door)[0]
     assert check("no-unguarded-door", resource_type, door, config={"allowedDoors": ["web"]}) == []
+
+
+@pytest.mark.parametrize("service_type", ["ClusterIP", "LoadBalancer"])
+def test_services_that_are_no_node_port_are_no_door(service_type: str) -> None:
+    service = {"kind": "Service", "metadata": {"name": "web"}, "spec": {"type": service_type}}
+    assert check("no-unguarded-door", "kubernetes:core/v1:Service", service) == []
