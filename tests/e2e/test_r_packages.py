@@ -1,7 +1,8 @@
 """End to end with real R: the rendered package init container, against a local repository.
 
 R sees what the pod has: base R, plus the folder the init container fills
-(this machine's Debian site library is hidden, see pods.py). The repository
+(this machine's Debian site library is hidden: R_LIBS_SITE and R_LIBS_USER
+point at an empty folder, see tools/harness/pods.py). The repository
 holds kubepar's core packages as binaries built from this machine's installs,
 and a tiny source package the test writes; only ``KUBEPAR_CRAN`` is pointed
 at it instead of the pinned snapshot.
