@@ -9,6 +9,8 @@ the CLI built here has no Python language host, because the module proxy does
 not serve it (docs/engine.md). Does not: run the policy pack through the CLI
 (policy packs need that language host); `preview`/`up` first check the pack
 against the render of the same config instead, and say so.
+``Isolated`` runs each program in a process of its own, for callers (the
+engine tests) that run the engine many times in one process.
 
 Usage (from the project root): python -m tools.stack preview|up|destroy [--stack kwok] [--yes] [--expect-no-changes]
 """
