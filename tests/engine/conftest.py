@@ -94,6 +94,12 @@ class Deployed:
         document["config"].update({f"kubepar:{key}": value for key, value in values.items()})
         path.write_text(yaml.safe_dump(document, sort_keys=False))
 
+    @property
+    def protected(self) -> bool:
+        """Whether the stack file asks for deletion protection (then `destroy` refuses until an `up` lifts it)."""
+        document = yaml.safe_load((self.work_dir / f"Pulumi.{self.name}.yaml").read_text())
+        return document["config"].get("kubepar:deletionProtection") is True
+
     def up(self) -> auto.UpResult:
         self.events = []
         return self.stack.up(on_event=lambda event: self.events.append(_event(event)), color="never")
@@ -161,8 +167,9 @@ def deploy(cluster: Cluster, project: Path, state: Path) -> Iterator[Any]:
     yield make
     for deployed in made:
         try:
-            deployed.configure(deletionProtection=False)
-            deployed.stack.up()
+            if deployed.protected:
+                deployed.configure(deletionProtection=False)
+                deployed.stack.up()
             deployed.stack.destroy()
         except auto.CommandError:
             pass
