@@ -38,6 +38,11 @@ POWERFUL_ROLES = (
 # Roles that administer every resource of one kind there: every cluster (and the
 # Secrets and pods in it), every bucket (and who may read it).
 WIDE_ADMIN_ROLES = ("roles/container.admin", "roles/container.clusterAdmin", "roles/storage.admin")
+# What a grant of each of these on a whole project, folder or organisation gives its holder.
+WIDE_GRANTS = {
+    **{role: "can act as any account there" for role in POWERFUL_ROLES},
+    **{role: "administers every cluster or bucket there, not only kubepar's" for role in WIDE_ADMIN_ROLES},
+}
 # Project, folder and organisation grants: a member, a binding or a whole policy.
 _WIDE_IAM = re.compile(r"gcp:(projects|folder|organizations)/iAM(Member|Binding|Policy):IAM(Member|Binding|Policy)")
 _ANY_IAM = re.compile(
@@ -77,17 +82,10 @@ def _iam(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for role, member in _grants(args.props or {}):
         if member in PUBLIC_MEMBERS:
             report(f"{args.resource_type} '{args.name}' grants {role} to {member}: anyone. Remove the member.", None)
-        elif wide and role in POWERFUL_ROLES:
+        elif wide and role in WIDE_GRANTS:
             report(
                 f"{args.resource_type} '{args.name}' grants {role} on the whole project, folder or organisation "
-                f"to {member}: its holder can act as any account there. Grant a narrow role on the one resource.",
-                None,
-            )
-        elif wide and role in WIDE_ADMIN_ROLES:
-            report(
-                f"{args.resource_type} '{args.name}' grants {role} on the whole project, folder or organisation "
-                f"to {member}: its holder administers every cluster or bucket there, not only kubepar's. "
-                "Grant a narrow role on the one resource.",
+                f"to {member}: its holder {WIDE_GRANTS[role]}. Grant a narrow role on the one resource.",
                 None,
             )
 
