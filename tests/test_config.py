@@ -191,12 +191,13 @@ def test_versions_with_leading_zeros_name_no_image(key: str, value: str, canonic
     assert any(p.startswith(f"kubepar:{key}:") and f"without leading zeros ({canonical})" in p for p in found), found
 
 
-def test_a_region_as_location_warns_that_every_pool_triples() -> None:
+def test_a_region_as_location_warns_what_a_region_costs() -> None:
     settings = parse(location="europe-west1")
     assert settings.gke is not None and settings.gke.regional
     (warning,) = settings.warnings
     assert warning.startswith("kubepar:location: 'europe-west1' is a region")
-    assert "three times the nodes" in warning
+    assert "limits are totals" in warning and "free tier" in warning
+    assert "three times" not in warning
     assert parse().warnings == ()
 
 

@@ -72,7 +72,8 @@ PUBLIC_NAMES = {("kubernetes:networking.k8s.io/v1:NetworkPolicy", "scheduler-fro
 LOCAL_NAMES = {("kubernetes:core/v1:PersistentVolumeClaim", "kubepar-results-claim")}
 # dev's example sweep, keyed by its name.
 SWEEP_NAMES = {
-    ("kubernetes:core/v1:ConfigMap", "sweep-sim-files"),
+    # One immutable ConfigMap per run: the run id (checked in test_sweep.py) ends its name.
+    ("kubernetes:core/v1:ConfigMap", "sweep-sim-files-<run>"),
     ("kubernetes:batch/v1:Job", "sweep-sim-job"),
     ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "sweep-sim-no-ingress"),
     ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "sweep-sim-egress"),
@@ -102,7 +103,13 @@ def test_allowed_ranges_add_exactly_the_doors_from_users(stack: str, names: set[
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_declares_exactly_the_expected_resources(stack: str) -> None:
     capture = program(stack)
-    assert {(r.type, r.name) for r in capture.resources} == EXPECTED_NAMES[stack]
+    runs = [sweep["run"] for sweep in (capture.outputs.get("sweeps") or {}).values()]
+
+    def generic(name: str) -> str:
+        run = next((run for run in runs if name.endswith(f"-{run}")), None)
+        return name if run is None else name.removesuffix(run) + "<run>"
+
+    assert {(r.type, generic(r.name)) for r in capture.resources} == EXPECTED_NAMES[stack]
 
 
 def test_resource_counts_per_type_for_dev() -> None:
@@ -226,27 +233,53 @@ def test_dask_stack_outputs_notebook_and_dashboard_addresses() -> None:
     assert "password" in program("dask-dev").secret_outputs
 
 
-def test_a_gke_stack_outputs_its_hourly_cost_from_the_price_table() -> None:
+def test_a_gke_stack_outputs_its_hourly_cost_item_by_item() -> None:
     estimate = program("dev").outputs["estimatedCost"]
     table = cost.prices()
     e2 = table["machines"]["e2"]
     # One on-demand e2-standard-4 system node; dev's 4 one-CPU workers fit 3 a node: 2 Spot nodes.
-    system = 4 * e2["vcpu"] + 16 * e2["memory"]
-    workers = 2 * (4 * e2["spot_vcpu"] + 16 * e2["spot_memory"])
-    disks = (3 * 50 + 20) * table["pd_balanced_gib_month"] / 730
-    expected = table["gke_cluster_fee"] + system + workers + disks + 3 * table["nat_per_vm"]
-    assert estimate["usdPerHour"] == pytest.approx(expected, abs=0.001)
+    assert estimate["nodes"] == {"system": 1, "worker": 2}
+    assert estimate["items"]["system nodes"] == pytest.approx(4 * e2["vcpu"] + 16 * e2["memory"], abs=1e-4)
+    assert estimate["items"]["worker nodes"] == pytest.approx(
+        2 * (4 * e2["spot_vcpu"] + 16 * e2["spot_memory"]), abs=1e-4
+    )
+    # Three 50 GB pd-balanced boot disks and the 20Gi home volume, a month's price per hour.
+    assert estimate["items"]["disks"] == pytest.approx((3 * 50 + 20) * 0.10 / 730, abs=1e-4)
+    assert estimate["items"]["nat"] == pytest.approx(3 * table["nat_per_vm"], abs=1e-4)
+    assert estimate["items"]["cluster"] == table["gke_cluster_fee"] == 0.10
     assert estimate["items"]["load balancer"] == 0
+    assert estimate["usdPerHour"] == pytest.approx(sum(estimate["items"].values()), abs=0.001)
+    # Monthly is hourly times 730, not divided.
+    assert estimate["usdPerMonthIfLeftRunning"] == round(sum(estimate["items"].values()) * 730)
     assert table["date"] in estimate["prices"]
+    assert any("egress" in item for item in estimate["leavesOut"])
+    assert any("flow logs" in item for item in estimate["leavesOut"])
+
+
+def test_the_estimate_counts_the_system_nodes_the_session_pods_need() -> None:
+    # JupyterLab (2 CPU, 6Gi and the bucket's sidecar) and the Dask scheduler
+    # (2 CPU, 6Gi) do not fit together on one e2-standard-4 (3520m left after
+    # GKE's reservations and DaemonSets): two system nodes.
+    estimate = program("dask-dev").outputs["estimatedCost"]
+    assert estimate["nodes"]["system"] == 2
+    e2 = cost.prices()["machines"]["e2"]
+    assert estimate["items"]["system nodes"] == pytest.approx(2 * (4 * e2["vcpu"] + 16 * e2["memory"]), abs=1e-4)
+    # One system node holds them both on an e2-standard-8.
+    larger = program("dask-dev", systemMachineType="e2-standard-8").outputs["estimatedCost"]
+    assert larger["nodes"]["system"] == 1
 
 
 def test_the_estimate_follows_spot_regional_and_the_load_balancer() -> None:
     zonal = program("dev").outputs["estimatedCost"]
+    # Pools autoscale on whole-pool totals: a region spreads the same nodes over three zones.
     regional = program("dev", location="europe-west1").outputs["estimatedCost"]
-    assert regional["items"]["worker nodes"] == pytest.approx(3 * zonal["items"]["worker nodes"])
+    assert regional["items"] == zonal["items"]
     on_demand = program("dev", spot="false").outputs["estimatedCost"]
     assert on_demand["items"]["worker nodes"] > 3 * zonal["items"]["worker nodes"]
     exposed = program("dev", **EXPOSED).outputs["estimatedCost"]
     assert exposed["items"]["load balancer"] == cost.prices()["load_balancer_rule"]
+    # Dask has two doors (JupyterLab and the dashboard): two LoadBalancers.
+    dask_exposed = program("dask-dev", **EXPOSED).outputs["estimatedCost"]
+    assert dask_exposed["items"]["load balancer"] == 2 * cost.prices()["load_balancer_rule"]
     assert program("dev", workers="0").outputs["estimatedCost"]["items"]["worker nodes"] == 0
     assert "estimatedCost" not in program("local").outputs

@@ -87,12 +87,54 @@ def _run(**sweep: Any) -> str:
     return job(sweeps=sweeps({**SIM, **sweep}))["metadata"]["labels"]["kubepar.dev/run"]
 
 
-def test_a_changed_setting_starts_a_new_run_and_parallelism_alone_does_not() -> None:
+def test_what_shapes_results_starts_a_new_run() -> None:
     base = _run()
     assert _run() == base
-    for change in ({"tasks": 101}, {"seed": 7}, {"retries": 2}, {"memory": "3Gi"}, {"cpu": "500m"}):
+    for change in ({"tasks": 101}, {"seed": 7}, {"cpu": "500m"}, {"script": "examples/sweeps/sim.py"}):
         assert _run(**change) != base, change
-    assert _run(parallelism=20) == base
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"parallelism": 20}, {"memory": "3Gi"}, {"retries": 1}, {"maxFailed": 3}, {"deadlineHours": 2}],
+    ids=lambda change: next(iter(change)),
+)
+def test_what_only_decides_whether_a_task_finishes_keeps_the_run(change: dict[str, Any]) -> None:
+    # Raising memory after out-of-memory kills must not rerun the tasks that finished.
+    base, changed = job(sweeps=sweeps(SIM)), job(sweeps=sweeps({**SIM, **change}))
+    assert changed["metadata"]["labels"]["kubepar.dev/run"] == base["metadata"]["labels"]["kubepar.dev/run"]
+    assert env(changed)["KUBEPAR_RESULTS"] == env(base)["KUBEPAR_RESULTS"]
+    # ... while the Job itself is a new one.
+    assert changed["metadata"]["name"] != base["metadata"]["name"]
+
+
+def _files(document: dict[str, Any], rendered: Any) -> dict[str, Any]:
+    volumes = {v["name"]: v for v in pod(document)["volumes"]}
+    names = [v["configMap"]["name"] for v in volumes.values() if "configMap" in v]
+    (files,) = [c for c in rendered.kubernetes("ConfigMap") if c["metadata"]["name"] in names]
+    return dict(files)
+
+
+def test_a_run_mounts_only_an_immutable_config_map_of_its_own() -> None:
+    # With the provider's enableConfigMapMutable, a mutable ConfigMap is
+    # updated in place: the old Job's next pod would run the new script.
+    rendered = program("dev", sweeps=sweeps(SIM))
+    document = only(rendered.kubernetes("Job"))
+    files = _files(document, rendered)
+    assert files["immutable"] is True
+    assert files["metadata"]["labels"]["kubepar.dev/run"] == document["metadata"]["labels"]["kubepar.dev/run"]
+    changed = program("dev", sweeps=sweeps({**SIM, "script": "examples/sweeps/sim.py"}))
+    changed_files = _files(only(changed.kubernetes("Job")), changed)
+    # A new run is a new ConfigMap (a new logical name: created before the old one goes), never an edit.
+    assert changed_files["immutable"] is True
+    old_names = {r.name for r in rendered.resources if r.type == "kubernetes:core/v1:ConfigMap"}
+    new_names = {r.name for r in changed.resources if r.type == "kubernetes:core/v1:ConfigMap"}
+    assert old_names != new_names
+
+
+def test_task_pods_are_not_evicted_to_consolidate_nodes() -> None:
+    annotations = job()["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
 
 
 def _job_name(**sweep: Any) -> str:
@@ -110,7 +152,7 @@ def test_a_parallelism_change_makes_a_new_job_for_the_same_run_and_folder() -> N
 
 def test_every_change_of_the_job_or_its_pods_gives_a_new_job_name() -> None:
     base = _job_name()
-    for change in ({"parallelism": 20}, {"deadlineHours": 2}, {"retries": 2}, {"memory": "3Gi"}):
+    for change in ({"parallelism": 20}, {"deadlineHours": 2}, {"retries": 2}, {"memory": "3Gi"}, {"maxFailed": 3}):
         assert _job_name(**change) != base, change
     assert _job_name() == base
     # A kubepar upgrade that builds the pod differently (here: one field of the

@@ -46,8 +46,10 @@ def parse_gke(
     if regional and location and not read.failed("location"):
         read.warn(
             "location",
-            f"{location!r} is a region: GKE runs the control plane and every node pool in three of its zones, "
-            "so each pool has three times the nodes (and the bill) of a zonal cluster; "
+            f"{location!r} is a region: GKE runs the control plane in three of its zones and spreads the pools "
+            "over them. The pools' limits are totals, so the node count stays as it would be in a zone, but the "
+            "system pool starts with a node in every zone until the autoscaler removes the extras, traffic "
+            "between zones is billed, and GKE's free tier covers only a zonal cluster's fee; "
             f"name a zone such as {location}-b unless you need a zone's outage not to stop the cluster",
         )
 

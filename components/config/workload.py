@@ -10,6 +10,7 @@ Invariant: :func:`parse` returns complete settings or raises one
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from components import engines
@@ -18,6 +19,7 @@ from components.config.sweeps import parse_sweeps
 from components.engines.model import EnginePlugin
 from components.engines.python_language import parse_dask_version
 from components.engines.r_language import cran_repository, parse_r_version
+from components.ground import quantities
 from components.ground.parsers import (
     check_stack_name,
     parse_cpu,
@@ -26,10 +28,17 @@ from components.ground.parsers import (
     parse_namespace,
     parse_snapshot,
 )
+from components.ground.pools import SYSTEM_POOL
 from components.ground.project import DEFAULTS
 from components.ground.reader import ConfigError, Reader
 from components.ground.settings import GkeSettings, Settings, WorkloadSettings
-from components.ground.sizing import check_existing_pools, check_scheduler_fits
+from components.ground.sizing import (
+    GCSFUSE_SIDECAR_CPU_MILLIS,
+    GCSFUSE_SIDECAR_MEMORY_BYTES,
+    check_existing_pools,
+    check_scheduler_fits,
+    check_system_pool,
+)
 
 PLATFORMS = ("gke", "existing")
 
@@ -122,6 +131,10 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
         cran_repository=cran_repository(r_version, cran_snapshot),
         sweeps=tuple(sweeps),
     )
+    if gke is not None:
+        gke = dataclasses.replace(gke, system_nodes=_system_nodes(read, gke, workload))
+        if read.problems:
+            raise ConfigError(read.problems)
     return Settings(
         stack=stack,
         platform=platform,
@@ -131,3 +144,20 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
         password=None,
         warnings=tuple(read.warnings),
     )
+
+
+def _system_nodes(read: Reader, gke: GkeSettings, workload: WorkloadSettings) -> int:
+    """System nodes the engine's system-pool pods need at once (the estimate counts these)."""
+    pods: dict[str, tuple[int, int]] = {}
+    for role in engines.engine_for(workload).roles:
+        if role.pool != SYSTEM_POOL:
+            continue
+        # The session mounts the results bucket on GKE: the FUSE sidecar sits beside it.
+        sidecar = (GCSFUSE_SIDECAR_CPU_MILLIS, GCSFUSE_SIDECAR_MEMORY_BYTES) if role.session else (0, 0)
+        for replica in range(role.replicas):
+            name = role.component if role.replicas == 1 else f"{role.component}-{replica}"
+            pods[name] = (
+                quantities.cpu_millis(role.cpu) + sidecar[0],
+                quantities.memory_bytes(role.memory) + sidecar[1],
+            )
+    return check_system_pool(read, gke.system_machine_type, pods)

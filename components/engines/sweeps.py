@@ -4,9 +4,11 @@ Owns: a sweep's task role (its image, the script under kubepar's runner,
 the stack's packages for the script's language, the task index from the
 Job controller), its scripts, and its run id. Does not: know the Job or its
 retries (k8s/sweep.py).
-Invariant: the run id is a digest of everything that shapes the results
-(scripts, image, packages, tasks, resources, seed, retries); a change of any
-of these starts a new run in a new results folder.
+Invariant: the run id is a digest of what shapes the results (scripts,
+image, packages, tasks, CPU, seed) and of nothing else: a change of any of
+these starts a new run in a new results folder, while memory, retries and
+the failure budget change only the Job, so raising memory after
+out-of-memory kills keeps every finished task.
 """
 
 from __future__ import annotations
@@ -75,7 +77,9 @@ def sweep_plan(settings: WorkloadSettings, sweep: SweepSettings) -> SweepPlan:
                 "files": scripts,
                 "image": image,
                 "installer": None if installer is None else [installer.image, list(installer.env)],
-                "sweep": [sweep.tasks, sweep.cpu, sweep.memory, sweep.retries, sweep.seed, sweep.max_failed],
+                # CPU stays: a task may size its own parallelism (availableCores()) from it.
+                # Memory, retries and maxFailed decide whether a task finishes, not what it writes.
+                "sweep": [sweep.tasks, sweep.cpu, sweep.seed],
             },
             sort_keys=True,
         ).encode()
@@ -99,7 +103,9 @@ def sweep_plan(settings: WorkloadSettings, sweep: SweepSettings) -> SweepPlan:
         memory=sweep.memory,
         pool="workers",
         installer=installer,
-        disruption=Disruption(grace_seconds=SPOT_GRACE_SECONDS, await_rollout=False),
+        # Not safe to evict: a task the autoscaler moved to consolidate nodes
+        # starts again from scratch (its partial work is lost); Spot loss it cannot help.
+        disruption=Disruption(grace_seconds=SPOT_GRACE_SECONDS, await_rollout=False, safe_to_evict=False),
         # Package repositories and the results bucket, over HTTPS; nothing dials in.
         exposure=Exposure(internet="https"),
         checkov_skips=(("CKV_K8S_8", SWEEP_PROBE_REASON), ("CKV_K8S_9", SWEEP_PROBE_REASON)),

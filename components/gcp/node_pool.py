@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
+from components.ground.machines import family_facts
 from components.ground.pools import NODE_DISK_GB, POOL_LABEL
 
 
@@ -90,7 +91,8 @@ class NodePool(pulumi.ComponentResource):
                 "workload_metadata_config": {"mode": "GKE_METADATA"},
                 "metadata": {"disable-legacy-endpoints": "true"},
                 "disk_size_gb": args.disk_size_gb,
-                "disk_type": "pd-balanced",
+                # The family's own boot disk: N4 and C4 boot only from Hyperdisk.
+                "disk_type": family_facts(args.machine_type).boot_disk,
                 "labels": {POOL_LABEL: args.role},
                 "taints": [{"key": taint.key, "value": taint.value, "effect": taint.effect} for taint in args.taints],
                 "resource_labels": {"app": "kubepar", "stack": args.stack, "pool": args.role},

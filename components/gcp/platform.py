@@ -17,6 +17,7 @@ from typing import Any
 
 import pulumi
 
+from components import engines
 from components.gcp.apis import ProjectApis, ProjectApisArgs
 from components.gcp.cluster import Cluster, ClusterArgs
 from components.gcp.network import Network, NetworkArgs
@@ -24,7 +25,13 @@ from components.gcp.node_pool import NodePool, NodePoolArgs, Taint
 from components.gcp.results import Principal, ResultsBucket, ResultsBucketArgs
 from components.ground import cost
 from components.ground.cidrs import not_excluded
-from components.ground.pools import SYSTEM_POOL, WORKER_POOL, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
+from components.ground.pools import (
+    SYSTEM_POOL,
+    SYSTEM_POOL_MAX_NODES,
+    WORKER_POOL,
+    WORKER_TAINT_KEY,
+    WORKER_TAINT_VALUE,
+)
 from components.ground.settings import MAINTENANCE_HOURS, GkeSettings, Settings
 
 
@@ -92,7 +99,15 @@ def gke_platform(settings: Settings) -> GkePlatform:
     )
     pools = [
         # On-demand: RStudio holds the user's session and must not be preempted.
-        _pool(SYSTEM_POOL, gke, cluster, settings, machine_type=gke.system_machine_type, min_nodes=1, max_nodes=2),
+        _pool(
+            SYSTEM_POOL,
+            gke,
+            cluster,
+            settings,
+            machine_type=gke.system_machine_type,
+            min_nodes=1,
+            max_nodes=SYSTEM_POOL_MAX_NODES,
+        ),
         # Scales to zero: no workers, no worker nodes, no cost.
         _pool(
             WORKER_POOL,
@@ -116,7 +131,9 @@ def gke_platform(settings: Settings) -> GkePlatform:
             cluster.name,
             f" --location {gke.location} --project {gke.project} --dns-endpoint",
         ),
-        "estimatedCost": cost.for_stack(gke, settings.workload),
+        "estimatedCost": cost.for_stack(
+            gke, settings.workload, doors=len(engines.engine_for(settings.workload).access)
+        ),
     }
     return GkePlatform(
         gke=gke,

@@ -2,12 +2,16 @@
 
 Owns: the arithmetic of the ``estimatedCost`` output (nodes at their machine
 types and counts, Spot or on demand, the cluster fee, the load balancer,
-disks, Cloud NAT). Does not: know live prices, discounts, network egress or
-the bucket's storage (cents a month for results), or create anything.
+disks of each node's boot disk type, Cloud NAT), and whether the table can
+price a machine at all. Does not: know live prices, discounts, or count
+nodes itself: the counts come from sizing.py's placement arithmetic, the
+same the pools are sized with. Pools autoscale on whole-pool totals, so a
+regional cluster has the nodes its pods need, not three times as many.
 
 Invariant: every number comes from ``prices.yaml``, whose source and date
-travel with the estimate; a machine family missing from the table gives no
-estimate (None) rather than a wrong one.
+travel with the estimate, and the estimate names what it leaves out; a
+machine the table cannot price is refused by config (sizing.py), so a
+validated stack always has an estimate.
 """
 
 from __future__ import annotations
@@ -20,13 +24,22 @@ from typing import Any
 import yaml
 
 from components.ground import quantities
+from components.ground.machines import family_facts, family_of
 from components.ground.pools import NODE_DISK_GB
 from components.ground.settings import GkeSettings, WorkloadSettings
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.yaml"
 HOURS_PER_MONTH = 730
-# Zones a regional cluster spreads each pool over: every node count triples.
-REGIONAL_ZONES = 3
+# The home volume: a claim on GKE's default StorageClass (standard-rwo).
+HOME_DISK_TYPE = "pd-balanced"
+LEAVES_OUT = (
+    "network egress (internet, and between zones of a regional cluster)",
+    "Cloud NAT's data processing (per GiB)",
+    "VPC flow logs and Cloud Logging beyond the free allotment",
+    "the results bucket's storage and operations",
+    "sweeps while they run (their nodes come and go with the Jobs)",
+    "discounts, other regions' prices and GKE's free tier",
+)
 
 
 def prices() -> dict[str, Any]:
@@ -37,7 +50,7 @@ def prices() -> dict[str, Any]:
 class Pool:
     machine_type: str
     nodes: int
-    """Nodes per zone while the stack's pods run."""
+    """Nodes (whole pool) while the stack's pods run."""
     spot: bool
     disk_gb: int
 
@@ -48,7 +61,7 @@ def node_price(machine_type: str, spot: bool, table: dict[str, Any]) -> float | 
     if shared is not None:
         return float(shared["spot" if spot else "on_demand"])
     shape = quantities.machine_shape(machine_type)
-    family = table["machines"].get(machine_type.split("-", 1)[0])
+    family = table["machines"].get(family_of(machine_type))
     if shape is None or family is None:
         return None
     gib = shape.memory_bytes / 1024**3
@@ -56,32 +69,49 @@ def node_price(machine_type: str, spot: bool, table: dict[str, Any]) -> float | 
     return float(shape.vcpus * vcpu + gib * memory)
 
 
+def price_problem(machine_type: str, table: dict[str, Any] | None = None) -> str | None:
+    """Why the table cannot price a node of ``machine_type`` (its machine or its boot disk), or None."""
+    table = table or prices()
+    family = family_of(machine_type)
+    if node_price(machine_type, False, table) is None:
+        priced = sorted({*table["machines"], "e2"})
+        return (
+            f"kubepar has no price for {family} machines (components/ground/prices.yaml), so estimatedCost "
+            f"could not count them; choose a priced family ({', '.join(priced)}) or add its list prices there"
+        )
+    disk = family_facts(machine_type).boot_disk
+    if disk not in table["disks_gib_month"]:
+        return f"{family} nodes boot from {disk}, which components/ground/prices.yaml does not price; add it there"
+    return None
+
+
 def hourly(
-    *, pools: dict[str, Pool], regional: bool, load_balancers: int, volume_gb: int, table: dict[str, Any] | None = None
+    *, pools: dict[str, Pool], load_balancers: int, volume_gb: int, table: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:
     """The estimate: total and per item, USD per hour, with its source; None if a machine has no price."""
     table = table or prices()
-    zones = REGIONAL_ZONES if regional else 1
+    disk_prices = table["disks_gib_month"]
     items: dict[str, float] = {"cluster": float(table["gke_cluster_fee"])}
-    disk_gib_hour = float(table["pd_balanced_gib_month"]) / HOURS_PER_MONTH
+    disks = volume_gb * float(disk_prices[HOME_DISK_TYPE])
     nodes_total = 0
-    disks_gb = volume_gb
     for name, pool in pools.items():
         price = node_price(pool.machine_type, pool.spot, table)
-        if price is None:
+        disk_price = disk_prices.get(family_facts(pool.machine_type).boot_disk)
+        if price is None or disk_price is None:
             return None
-        count = pool.nodes * zones
-        nodes_total += count
-        disks_gb += count * pool.disk_gb
-        items[f"{name} nodes"] = count * price
+        nodes_total += pool.nodes
+        disks += pool.nodes * pool.disk_gb * float(disk_price)
+        items[f"{name} nodes"] = pool.nodes * price
     items["load balancer"] = load_balancers * float(table["load_balancer_rule"])
-    items["disks"] = disks_gb * disk_gib_hour
+    items["disks"] = disks / HOURS_PER_MONTH
     items["nat"] = nodes_total * float(table["nat_per_vm"])
     return {
         "usdPerHour": round(sum(items.values()), 3),
         "usdPerMonthIfLeftRunning": round(sum(items.values()) * HOURS_PER_MONTH),
         "items": {key: round(value, 4) for key, value in items.items()},
+        "nodes": {name: pool.nodes for name, pool in pools.items()},
         "prices": f"{table['source']}, list prices of {table['date']}; an estimate, not a bill",
+        "leavesOut": list(LEAVES_OUT),
     }
 
 
@@ -92,8 +122,11 @@ def nodes_for(count: int, per_node: int | None) -> int:
     return math.ceil(count / per_node) if per_node else 1
 
 
-def for_stack(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | None:
-    """The estimate for a validated GKE stack: one system node, the workers' nodes, no sweep running."""
+def for_stack(gke: GkeSettings, workload: WorkloadSettings, *, doors: int) -> dict[str, Any] | None:
+    """The estimate for a validated GKE stack: the system nodes its pods need, the workers' nodes, no sweep.
+
+    ``doors``: the engine's user-facing ports, each a LoadBalancer when allowedSourceRanges is set.
+    """
     shape = quantities.machine_shape(gke.worker_machine_type)
     per_node = (
         quantities.workers_per_node(
@@ -104,7 +137,9 @@ def for_stack(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | 
     )
     return hourly(
         pools={
-            "system": Pool(machine_type=gke.system_machine_type, nodes=1, spot=False, disk_gb=NODE_DISK_GB),
+            "system": Pool(
+                machine_type=gke.system_machine_type, nodes=gke.system_nodes, spot=False, disk_gb=NODE_DISK_GB
+            ),
             "worker": Pool(
                 machine_type=gke.worker_machine_type,
                 nodes=nodes_for(workload.workers, per_node),
@@ -112,7 +147,6 @@ def for_stack(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | 
                 disk_gb=NODE_DISK_GB,
             ),
         },
-        regional=gke.regional,
-        load_balancers=1 if workload.allowed_source_ranges else 0,
+        load_balancers=doors if workload.allowed_source_ranges else 0,
         volume_gb=math.ceil(quantities.memory_bytes(workload.home_size) / 1024**3),
     )

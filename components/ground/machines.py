@@ -3,14 +3,47 @@
 Owns: whether a machine type name names a machine that exists (predefined
 families with their classes and vCPU counts, the shared-core E2 types, and
 custom types within their families' limits), and the problem to report when
-it does not. Does not: size nodes (quantities.py) or price them (cost.py).
+it does not; and what a GKE pool of each family needs: its boot disk type
+and its CPU architecture. Does not: size nodes (quantities.py) or price them
+(cost.py; sizing.py refuses a family the price table lacks).
 Invariant: a name that passes here is one GCE accepts; a new family or size
-is added here (from the GCE machine families pages) before a stack can use it.
+is added here (from the GCE machine families pages) before a stack can use it,
+with its boot disk and architecture.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Family:
+    """What a node pool of one machine family needs beyond its name."""
+
+    boot_disk: str
+    """The boot disk type its nodes take: N4 and C4 boot only from Hyperdisk, and
+    a pool that asks them for pd-balanced fails minutes into its creation."""
+    arch: str = "amd64"
+    """CPU architecture of its nodes (the Arm series are refused by name: ARM_SERIES)."""
+
+
+# GCE machine families pages, "Supported disk types" of each series.
+FAMILIES: dict[str, Family] = {
+    "e2": Family("pd-balanced"),
+    "n1": Family("pd-balanced"),
+    "n2": Family("pd-balanced"),
+    "n2d": Family("pd-balanced"),
+    "t2d": Family("pd-balanced"),
+    "c2": Family("pd-balanced"),
+    "c2d": Family("pd-balanced"),
+    "c3": Family("pd-balanced"),
+    "c3d": Family("pd-balanced"),
+    "n4": Family("hyperdisk-balanced"),
+    "c4": Family("hyperdisk-balanced"),
+}
+# Arm series GCE offers that kubepar has no sizes for: named so that the refusal says why.
+ARM_SERIES = ("t2a", "c4a", "n4a")
 
 
 def _even_up_to(top: int) -> tuple[int, ...]:
@@ -42,7 +75,6 @@ PREDEFINED: dict[str, dict[str, tuple[int, ...]]] = {
         "highcpu": (2, 4, 8, 16, 32, 48, 64, 80),
     },
     "t2d": {"standard": (1, 2, 4, 8, 16, 32, 48, 60)},
-    "t2a": {"standard": (1, 2, 4, 8, 16, 32, 48)},
     "c2": {"standard": (4, 8, 16, 30, 60)},
     "c2d": {
         "standard": (2, 4, 8, 16, 32, 56, 112),
@@ -106,6 +138,8 @@ def machine_problem(machine_type: str) -> str | None:
     if not named:
         return "is not a machine type name (FAMILY-CLASS-VCPUS, e2-medium, or FAMILY-custom-VCPUS-MB)"
     family, kind, vcpus = named[1], named[2], int(named[3])
+    if family in ARM_SERIES:
+        return arm_problem(family)
     if family not in PREDEFINED:
         return f"{family} is not a machine family kubepar knows ({', '.join(sorted(PREDEFINED))})"
     sizes = PREDEFINED[family].get(kind)
@@ -114,3 +148,26 @@ def machine_problem(machine_type: str) -> str | None:
     if vcpus not in sizes:
         return f"{family}-{kind} comes with {', '.join(map(str, sizes))} vCPUs, not {vcpus}"
     return None
+
+
+def family_of(machine_type: str) -> str:
+    """The family (series) of a machine type name: ``e2-medium`` -> e2, ``custom-4-8192`` -> n1."""
+    if machine_type in SHARED_CORE:
+        return "e2"
+    custom = _CUSTOM.fullmatch(machine_type)
+    if custom:
+        return custom[1] or "n1"
+    return machine_type.split("-", 1)[0]
+
+
+def family_facts(machine_type: str) -> Family:
+    """The boot disk and architecture of a machine ``machine_problem`` accepted."""
+    return FAMILIES[family_of(machine_type)]
+
+
+def arm_problem(family: str) -> str:
+    return (
+        f"{family} is an Arm (arm64) series: GKE taints its nodes kubernetes.io/arch=arm64:NoSchedule, and "
+        "kubepar's R packages come as amd64 binaries only (they would compile at every pod start); "
+        "choose an x86 family"
+    )

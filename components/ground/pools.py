@@ -13,6 +13,8 @@ SYSTEM_POOL = "system"
 WORKER_POOL = "workers"
 """Autoscaled from zero, Spot where the stack says so, tainted."""
 POOLS = (SYSTEM_POOL, WORKER_POOL)
+SYSTEM_POOL_MAX_NODES = 2
+"""The system pool's autoscaling ceiling: what runs there at once must fit on this many nodes."""
 
 POOL_LABEL = "kubepar.dev/pool"
 """Node label whose value is the node's pool."""
@@ -21,4 +23,4 @@ WORKER_TAINT_VALUE = "true"
 """Worker nodes carry ``kubepar.dev/workers=true:NoSchedule``: only worker-pool pods tolerate it."""
 
 NODE_DISK_GB = 50
-"""Boot disk of every node (pd-balanced): images, the package volumes and sidecar staging."""
+"""Boot disk of every node (of its family's type, machines.py): images, the package volumes and sidecar staging."""

@@ -47,7 +47,9 @@ class GkeSettings:
     worker_pool_max_nodes: int
     """Autoscaling ceiling of the worker pool (set, or derived from workers)."""
     regional: bool = False
-    """``location`` is a region: the control plane and every pool span three zones (three times the nodes)."""
+    """``location`` is a region: the control plane and the pools span three zones (pools keep their totals)."""
+    system_nodes: int = 1
+    """System nodes the session and the other system-pool pods need at once (placement arithmetic)."""
 
 
 @dataclass(frozen=True, kw_only=True)

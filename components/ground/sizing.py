@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 
-from components.ground import quantities
+from components.ground import cost, quantities
 from components.ground.machines import machine_problem
+from components.ground.pools import SYSTEM_POOL_MAX_NODES
 from components.ground.reader import Reader
 from components.ground.settings import SweepSettings
 
@@ -92,8 +93,12 @@ def worker_pool_size(
     return max(1, min(needed, MAX_DERIVED_POOL_NODES))
 
 
-def machine_types(read: Reader) -> tuple[str, str]:
-    """(system, worker) machine types, each one kubepar can size."""
+def machine_types(read: Reader, *, priced: bool = True) -> tuple[str, str]:
+    """(system, worker) machine types, each one kubepar can size (and, for pools it creates, price).
+
+    ``priced``: kubepar creates the pools (GKE), so each family's boot disk and
+    price must be known too; an existing cluster's pools are only sized.
+    """
     machines = (read.text("systemMachineType"), read.text("workerMachineType"))
     for key, machine in zip(("systemMachineType", "workerMachineType"), machines, strict=True):
         problem = machine_problem(machine)
@@ -103,14 +108,54 @@ def machine_types(read: Reader) -> tuple[str, str]:
                 f"{machine!r} is not a machine type kubepar can size ({problem or 'no shape'}); choose one such "
                 "as e2-standard-4, n2-highmem-8 or n2-custom-6-24576",
             )
+            continue
+        unpriced = cost.price_problem(machine) if priced else None
+        if unpriced is not None:
+            read.fail(key, f"{machine!r}: {unpriced}")
     return machines
+
+
+def system_nodes(machine: str, pods: list[tuple[int, int]]) -> int:
+    """System nodes that hold ``pods`` (CPU millis, memory bytes) at once, placed first-fit by size.
+
+    The scheduler places each pod on a node with room; first-fit over pods
+    sorted largest first is what it reaches in practice. A pod that fits on
+    no node counts a node of its own (check_scheduler_fits refuses it).
+    """
+    shape = quantities.machine_shape(machine)
+    if shape is None:
+        return 1
+    cpu_left, memory_left = quantities.allocatable(shape)
+    nodes: list[list[int]] = []
+    for cpu, memory in sorted(pods, reverse=True):
+        for node in nodes:
+            if node[0] >= cpu and node[1] >= memory:
+                node[0] -= cpu
+                node[1] -= memory
+                break
+        else:
+            nodes.append([cpu_left - cpu, memory_left - memory])
+    return max(1, len(nodes))
+
+
+def check_system_pool(read: Reader, machine: str, pods: dict[str, tuple[int, int]]) -> int:
+    """System nodes the stack's system-pool pods need; refused past the pool's ceiling."""
+    needed = system_nodes(machine, list(pods.values()))
+    if needed > SYSTEM_POOL_MAX_NODES:
+        listed = ", ".join(f"{name} ({cpu}m, {memory // 1024**2}Mi)" for name, (cpu, memory) in pods.items())
+        read.fail(
+            "systemMachineType",
+            f"{listed} need {needed} {machine} nodes at once; the system pool has at most "
+            f"{SYSTEM_POOL_MAX_NODES}. Choose a larger systemMachineType or lower schedulerCpu/schedulerMemory",
+        )
+    return needed
 
 
 def check_existing_pools(
     read: Reader, workers: int, worker_cpu: str, worker_memory: str, sweeps: list[SweepSettings], cpu: str, memory: str
 ) -> None:
     """platform existing with nodePools: the cluster's pools are fixed, so what runs must fit them now."""
-    system_machine, worker_machine = machine_types(read)
+    system_machine, worker_machine = machine_types(read, priced=False)
     if not read.failed("workerPoolMaxNodes") and read.text("workerPoolMaxNodes") in ("", "0"):
         read.fail(
             "workerPoolMaxNodes",

@@ -92,10 +92,17 @@ class Sweep(pulumi.ComponentResource):
         plan = sweep_plan(settings, sweep)
         meta_labels = {**labels(settings.stack, "sweep"), SWEEP_LABEL: sweep.name, RUN_LABEL: plan.run}
 
+        # One ConfigMap per run, immutable: a changed script is a new run with
+        # a new ConfigMap (the provider replaces an immutable one, creating the
+        # new one first), so the pods of a Job still running (or restarted
+        # before it is deleted) never read another run's scripts.
         files = k8s.core.v1.ConfigMap(
-            f"{name}-files",
-            metadata=object_meta(args.namespace, {**namespace_labels(settings.stack), SWEEP_LABEL: sweep.name}),
+            f"{name}-files-{plan.run}",
+            metadata=object_meta(
+                args.namespace, {**namespace_labels(settings.stack), SWEEP_LABEL: sweep.name, RUN_LABEL: plan.run}
+            ),
             data=plan.files,
+            immutable=True,
             opts=child,
         )
         pod_spec = pods.pod_spec(
@@ -133,7 +140,10 @@ class Sweep(pulumi.ComponentResource):
             # No ttlSecondsAfterFinished: the stack owns the Job, and a
             # vanished Job would be created again by the next `pulumi up`.
             "template": {
-                "metadata": {"labels": meta_labels, "annotations": args.results.pod_annotations()},
+                "metadata": {
+                    "labels": meta_labels,
+                    "annotations": {**pods.pod_annotations(plan.role), **args.results.pod_annotations()},
+                },
                 "spec": cast(k8s.core.v1.PodSpecArgsDict, pod_spec),
             },
         }
