@@ -49,8 +49,10 @@ if "queue" in engine.claims:
     claims["queue"] = queue.claim
 # Sweeps write results, the session reads them: a bucket on GKE, a claim elsewhere.
 if isinstance(platform, GkePlatform):
-    bucket = results_bucket(platform, settings, namespace.name, accounts["sweep"], accounts[engine.session.component])
-    results, store_output = ResultsStore(bucket=bucket), {"resultsBucket": bucket}
+    bucket, granted = results_bucket(
+        platform, settings, namespace.name, accounts["sweep"], accounts[engine.session.component]
+    )
+    results, store_output = ResultsStore(bucket=bucket, ready=granted), {"resultsBucket": bucket}
 else:
     results, store_output = results_claim(workload, namespace.name, opts)
 files = EngineFiles(
@@ -100,7 +102,9 @@ sweeps = {
 }
 
 for access in engine.access:
-    url, forward = workloads[access.component].access(access.port, public=bool(workload.allowed_source_ranges))
+    url, forward = workloads[access.component].access(
+        access.port, public=bool(workload.allowed_source_ranges), context=platform.kube_context
+    )
     pulumi.export(f"{access.prefix}Url" if access.prefix else "url", url)
     pulumi.export(f"{access.prefix}PortForward" if access.prefix else "portForward", forward)
 for key, value in (("engine", engine.name), *engine.outputs):

@@ -99,3 +99,15 @@ def test_changed_packages_warn_that_the_session_pod_restarts() -> None:
     assert previous.compare(DEPLOYED, settings()).warnings == []
     # A first deployment has nothing to restart.
     assert previous.compare({}, settings(packages='["ranger"]')).warnings == []
+
+
+def test_reading_the_last_outputs_makes_no_plain_output_secret() -> None:
+    # The last outputs hold the secret password, so the reference's whole map
+    # is secret: reading it whole would turn the namespace, and everything
+    # named after it, into [secret] (and `make forward` would run that word).
+    capture = harness.run_program("local", previous_outputs=DEPLOYED_LOCAL)
+    assert capture.secret_outputs == {"password"}
+    assert capture.outputs["portForward"].startswith("kubectl ")
+    dev = harness.run_program("dev", previous_outputs={**DEPLOYED_LOCAL, "homeSize": "20Gi"})
+    assert dev.secret_outputs == {"password", "kubeconfig"}
+    assert {"namespace", "portForward", "homeClaim", "sweeps", "kubectlSetup"} <= set(dev.outputs)

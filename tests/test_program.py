@@ -27,6 +27,7 @@ GKE_NAMES = {
     ("gcp:container/nodePool:NodePool", "workers-pool"),
     *(("gcp:projects/service:Service", f"kubepar-apis-{api}") for api in apis.SERVICES),
     ("pulumi-python:dynamic:Resource", "kubepar-nodes-ready"),
+    ("pulumi-python:dynamic:Resource", "kubepar-results-grants-ready"),
     # Sweep results: one bucket per stack, object access for the sweeps' and the session's accounts.
     ("gcp:storage/bucket:Bucket", "kubepar-results-bucket"),
     ("gcp:storage/bucketIAMMember:BucketIAMMember", "kubepar-results-sweeps"),
@@ -222,6 +223,20 @@ def test_local_stack_prints_the_port_forward_command() -> None:
     assert outputs["portForward"].startswith("kubectl -n kubepar port-forward svc/scheduler-ui-")
     assert outputs["portForward"].endswith(" 8787:8787")
     assert outputs["url"] == "http://localhost:8787"
+    named = program("local", kubeContext="kind-science").outputs["portForward"]
+    assert named.startswith("kubectl --context kind-science -n kubepar port-forward svc/scheduler-ui-")
+
+
+@pytest.mark.parametrize(("stack", "prefix"), [("dev", ""), ("dask-dev", ""), ("dask-dev", "dashboard")])
+def test_a_gke_stacks_port_forward_targets_its_own_cluster(stack: str, prefix: str) -> None:
+    # With two stacks, `make forward STACK=prod` must not reach whatever kubectl points at.
+    outputs = program(stack).outputs
+    cluster = outputs["cluster"]
+    project = "kubepar-dev"
+    forward = outputs[f"{prefix}PortForward" if prefix else "portForward"]
+    assert forward.startswith(f"kubectl --context gke_{project}_europe-west1-b_{cluster} -n kubepar port-forward ")
+    # The context is the one kubectlSetup's gcloud command writes for this cluster.
+    assert f"get-credentials {cluster} --location europe-west1-b --project {project}" in outputs["kubectlSetup"]
 
 
 def test_dask_stack_outputs_notebook_and_dashboard_addresses() -> None:

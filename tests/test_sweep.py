@@ -279,3 +279,33 @@ def test_the_project_number_is_read_only_once_the_stack_enabled_resource_manager
     _token, created_before = only([call for call in mocks.calls if call[0].endswith("getProject")])
     enabled = {inputs.get("service") for type_, inputs in created_before if type_ == "gcp:projects/service:Service"}
     assert "cloudresourcemanager.googleapis.com" in enabled
+
+
+@pytest.mark.parametrize("stack", ["dev", "dask-dev"])
+def test_pods_that_mount_the_bucket_wait_for_its_grants_to_propagate(stack: str) -> None:
+    # IAM is eventually consistent, and GKE before 1.34.1-gke.3899001 does not
+    # retry a failed sidecar mount: the first pods would stay Pending.
+    capture = program(stack, sweeps=sweeps(SIM))
+    ready = only([r for r in capture.resources if r.name == "kubepar-results-grants-ready"])
+    grants = [r.urn for r in capture.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")]
+    assert len(grants) == 2 and set(grants) <= set(ready.dependencies)
+    assert ready.inputs["seconds"] >= 30
+    mounting = [
+        r
+        for r in capture.resources
+        if r.type in ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job")
+        and any("csi" in v for v in r.inputs["spec"]["template"]["spec"].get("volumes", []))
+    ]
+    assert {r.type for r in mounting} == {"kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job"}
+    for resource in mounting:
+        assert ready.urn in resource.dependencies, resource.name
+    # Pods that do not mount it do not wait.
+    others = [r for r in capture.of_type("kubernetes:apps/v1:Deployment") if r not in mounting]
+    assert others and all(ready.urn not in r.dependencies for r in others)
+
+
+def test_the_bucket_volume_skips_the_drivers_access_check() -> None:
+    volumes = pod(job())["volumes"]
+    (csi,) = [v["csi"] for v in volumes if "csi" in v]
+    assert csi["driver"] == "gcsfuse.csi.storage.gke.io"
+    assert csi["volumeAttributes"]["skipCSIBucketAccessCheck"] == "true"

@@ -21,6 +21,9 @@ from components.ground import quantities
 from components.ground.project import PROJECT
 from components.ground.settings import WorkloadSettings
 
+# The last outputs compare() reads: none of them is secret.
+COMPARED_KEYS = ("homeClaim", "namespace", "homeSize", "packages")
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -74,14 +77,19 @@ def guard(settings: WorkloadSettings, value: pulumi.Input[str]) -> pulumi.Output
     reference = pulumi.StackReference(
         "kubepar-previous", f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
     )
+    # Key by key, never the whole map: the map holds the secret password, so
+    # it is secret as a whole, and a secret input would make ``value`` (the
+    # namespace, and every output named after it) secret too.
+    last = {key: reference.get_output(key) for key in COMPARED_KEYS}
 
     def check(args: list[Any]) -> str:
-        outputs, resolved = args
-        verdict = compare(outputs or {}, settings)
+        *values, resolved = args
+        outputs = {key: item for key, item in zip(COMPARED_KEYS, values, strict=True) if item is not None}
+        verdict = compare(outputs, settings)
         for warning in verdict.warnings:
             pulumi.log.warn(warning)
         if verdict.errors:
             raise pulumi.RunError("invalid stack configuration, nothing was changed:\n  " + "\n  ".join(verdict.errors))
         return str(resolved)
 
-    return pulumi.Output.all(reference.outputs, value).apply(check)
+    return pulumi.Output.all(*last.values(), value).apply(check)

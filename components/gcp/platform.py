@@ -45,6 +45,8 @@ class GkePlatform:
     """The API server's public address as a /32: no pod reaches it."""
     apis: tuple[pulumi.Resource, ...]
     outputs: dict[str, Any] = field(default_factory=dict)
+    kube_context: pulumi.Input[str] | None = None
+    """The kubectl context ``kubectlSetup`` writes for this cluster (gcloud's naming)."""
 
 
 def _pool(name: str, gke: GkeSettings, cluster: Cluster, settings: Settings, **sizing: Any) -> NodePool:
@@ -147,6 +149,7 @@ def gke_platform(settings: Settings) -> GkePlatform:
         ),
         apis=services,
         outputs=outputs,
+        kube_context=pulumi.Output.concat(f"gke_{gke.project}_{gke.location}_", cluster.name),
     )
 
 
@@ -156,9 +159,10 @@ def results_bucket(
     namespace: pulumi.Input[str],
     writer: pulumi.Input[str],
     reader: pulumi.Input[str],
-) -> pulumi.Output[str]:
+) -> tuple[pulumi.Output[str], pulumi.Resource]:
     """The sweep results bucket in the cluster's region: objects written by the ``writer`` Kubernetes
-    service account (the sweeps'), read by the ``reader`` (the session's), and nobody else."""
+    service account (the sweeps'), read by the ``reader`` (the session's), and nobody else;
+    with the resource that exists once those grants have propagated."""
     bucket = ResultsBucket(
         "kubepar-results",
         ResultsBucketArgs(
@@ -171,4 +175,4 @@ def results_bucket(
             apis=platform.apis,
         ),
     )
-    return bucket.bucket
+    return bucket.bucket, bucket.ready

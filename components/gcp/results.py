@@ -7,7 +7,9 @@ service account, no key anywhere). Does not: know sweeps, or how pods mount
 it (k8s/results.py). The bucket exists whether or not sweeps are configured,
 so removing a sweep from config never removes its results.
 Invariant: with deletion protection on the bucket is Pulumi-protected, and it
-is never force-destroyed with objects in it.
+is never force-destroyed with objects in it; ``ready`` exists only once every
+grant has been made and given time to propagate, so a pod that depends on it
+never mounts the bucket before it may.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+
+from components.gcp.propagation import IamPropagation
 
 # Object read and write (no bucket administration) for the sweeps; read for the session.
 WRITER_ROLE = "roles/storage.objectUser"
@@ -61,6 +65,8 @@ def principal(project: str, project_number: pulumi.Input[str], who: Principal) -
 
 class ResultsBucket(pulumi.ComponentResource):
     bucket: pulumi.Output[str]
+    ready: pulumi.Resource
+    """Created once the grants exist and have propagated: what bucket-mounting pods depend on."""
 
     def __init__(self, name: str, args: ResultsBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubepar:gcp:ResultsBucket", name, None, opts)
@@ -82,14 +88,24 @@ class ResultsBucket(pulumi.ComponentResource):
         number = gcp.organizations.get_project_output(
             project_id=args.project, opts=pulumi.InvokeOutputOptions(depends_on=list(args.apis))
         ).number
-        for role, members in ((WRITER_ROLE, args.writers), (READER_ROLE, args.readers)):
-            for member_name, who in members.items():
-                gcp.storage.BucketIAMMember(
-                    f"{name}-{member_name}",
-                    bucket=bucket.name,
-                    role=role,
-                    member=principal(args.project, number, who),
-                    opts=child,
-                )
+        grants = [
+            gcp.storage.BucketIAMMember(
+                f"{name}-{member_name}",
+                bucket=bucket.name,
+                role=role,
+                member=principal(args.project, number, who),
+                opts=child,
+            )
+            for role, members in ((WRITER_ROLE, args.writers), (READER_ROLE, args.readers))
+            for member_name, who in members.items()
+        ]
+        # IAM is eventually consistent: a pod whose FUSE sidecar mounts before
+        # its grant has propagated fails, and GKE before 1.34.1-gke.3899001
+        # does not retry the mount (the pod stays Pending until deleted).
+        self.ready = IamPropagation(
+            f"{name}-grants-ready",
+            grant=pulumi.Output.all(*(grant.id for grant in grants)).apply(lambda ids: ",".join(sorted(ids))),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=grants),
+        )
         self.bucket = bucket.name
         self.register_outputs({"bucket": self.bucket})

@@ -37,8 +37,12 @@ class ExistingPlatform:
     # Unknown here: the private ranges every egress policy excludes cover an in-cluster endpoint.
     api_server_cidrs: pulumi.Input[list[str]] | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    kube_context: pulumi.Input[str] | None = None
+    """kubectl's context for this cluster (kubeContext), or None: the current one."""
 
 
 def existing_platform(settings: Settings) -> ExistingPlatform:
     provider = existing_cluster_provider("kubepar-k8s", settings.kube_context)
-    return ExistingPlatform(provider=provider, opts=pulumi.ResourceOptions(providers=[provider]))
+    return ExistingPlatform(
+        provider=provider, opts=pulumi.ResourceOptions(providers=[provider]), kube_context=settings.kube_context
+    )

@@ -157,7 +157,7 @@ class Sweep(pulumi.ComponentResource):
                 annotations=annotations,
             ),
             spec=cast(k8s.batch.v1.JobSpecArgsDict, spec),
-            opts=child,
+            opts=args.results.after_grants(child),
         ).metadata.name
         network_policies.create(
             name,

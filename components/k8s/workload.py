@@ -130,7 +130,7 @@ class Workload(pulumi.ComponentResource):
                     "spec": cast(k8s.core.v1.PodSpecArgsDict, pod_spec),
                 },
             },
-            opts=child,
+            opts=child if results is None else results.after_grants(child),
         )
 
         if role.disruption.budget:
@@ -212,12 +212,20 @@ class Workload(pulumi.ComponentResource):
             }
         )
 
-    def access(self, port: int, *, public: bool) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        """(URL, port-forward command) of the role's user-facing Service on ``port``."""
+    def access(
+        self, port: int, *, public: bool, context: pulumi.Input[str] | None = None
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """(URL, port-forward command) of the role's user-facing Service on ``port``.
+
+        ``context``: the kubectl context of the stack's own cluster, so the
+        command reaches this stack whatever kubectl points at (None: the
+        current context, which is what platform existing without kubeContext uses).
+        """
         if self.ui_service is None or self.ui_address is None:
             raise ValueError("this role has no user-facing Service")
+        target = ("kubectl --context ", context, " -n ") if context is not None else ("kubectl -n ",)
         forward = pulumi.Output.concat(
-            "kubectl -n ", self.namespace, " port-forward svc/", self.ui_service, f" {port}:{port}"
+            *target, self.namespace, " port-forward svc/", self.ui_service, f" {port}:{port}"
         )
         if public:
             url = self.ui_address.apply(

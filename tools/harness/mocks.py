@@ -15,6 +15,7 @@ from typing import Any
 
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
 
 from tools.harness.capture import SECRET_MASK, Recorded
 
@@ -71,7 +72,9 @@ class RecordingMocks(pulumi_mocks.Mocks):
     """Returns provider-computed outputs the program reads; fails on any call but getProject.
 
     ``previous_outputs`` are what a StackReference to the stack itself reads:
-    the outputs of the last `pulumi up` (none for a new stack).
+    the outputs of the last `pulumi up` (none for a new stack). As the real
+    engine does, a deployed stack's outputs hold its secret ``password``, so
+    the map as a whole comes back secret and ``secretOutputNames`` names it.
     """
 
     def __init__(self, previous_outputs: Mapping[str, Any] | None = None) -> None:
@@ -92,7 +95,11 @@ class RecordingMocks(pulumi_mocks.Mocks):
         state: dict[str, Any] = dict(inputs)
         typ = args.typ
         if typ == "pulumi:pulumi:StackReference":
-            return str(args.resource_id), {**state, "outputs": self.previous_outputs, "secretOutputNames": []}
+            if not self.previous_outputs:
+                return str(args.resource_id), {**state, "outputs": {}, "secretOutputNames": []}
+            outputs = {"password": "MockPreviousPassword", **self.previous_outputs}
+            secret = {rpc._special_sig_key: rpc._special_secret_sig, "value": outputs}
+            return str(args.resource_id), {**state, "outputs": secret, "secretOutputNames": ["password"]}
         if typ.startswith("kubernetes:") and not typ.startswith("kubernetes:index:"):
             metadata = dict(state.get("metadata") or {})
             metadata.setdefault("name", _autoname(args.name))
