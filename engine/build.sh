@@ -19,7 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 cache=${KUBEPAR_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubepar-engine}
-bin=$root/build/engine/bin
+bin=${KUBEPAR_ENGINE_BIN:-$root/build/engine/bin}
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=local
 
 PULUMI_VERSION=v3.274.0
@@ -34,11 +34,19 @@ key() {
 }
 
 # build NAME BINARY... : run build_NAME into the component's cache folder unless its binaries are there.
+# One build of a component at a time per cache: a second build.sh (another
+# clone, a test beside a build) waits for the lock, then finds the binaries,
+# instead of deleting the first one's half-built folder.
 build() {
     local name=$1
     shift
-    local folder
+    local folder lock
     folder="$cache/$name-$(key "$name")"
+    exec {lock}>"$folder.lock"
+    if ! flock --nonblock "$lock"; then
+        echo "engine: another build of $name is under way; waiting for it"
+        flock "$lock"
+    fi
     local missing=0
     for binary in "$@"; do [ -x "$folder/$binary" ] || missing=1; done
     if [ "$missing" = 1 ]; then
@@ -49,6 +57,8 @@ build() {
         rm -rf "$folder" && mv "$folder.partial" "$folder"
         echo "engine: built $name in $((SECONDS - started)) s"
     fi
+    flock --unlock "$lock"
+    exec {lock}>&-
     for binary in "$@"; do ln -sf "$folder/$binary" "$bin/$binary"; done
 }
 
@@ -105,9 +115,21 @@ build_kwok() {
     done
 }
 
-build pulumi pulumi
-build kubernetes-provider pulumi-resource-kubernetes
-build etcd etcd
-build kwok kwok kwokctl
-build kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl
-"$bin/pulumi" version
+# `build.sh --folder NAME`: where the cache keeps component NAME for these wrappers and this Go.
+if [ "${1:-}" = --folder ]; then
+    echo "$cache/$2-$(key "$2")"
+    exit 0
+fi
+
+# All of them, or those KUBEPAR_ENGINE_COMPONENTS names (the tests build one).
+for component in ${KUBEPAR_ENGINE_COMPONENTS:-pulumi kubernetes-provider etcd kwok kubernetes}; do
+    case $component in
+    pulumi) build pulumi pulumi ;;
+    kubernetes-provider) build kubernetes-provider pulumi-resource-kubernetes ;;
+    etcd) build etcd etcd ;;
+    kwok) build kwok kwok kwokctl ;;
+    kubernetes) build kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
+    *) echo "engine: no component $component" >&2; exit 2 ;;
+    esac
+done
+if [ -z "${KUBEPAR_ENGINE_COMPONENTS:-}" ]; then "$bin/pulumi" version; fi

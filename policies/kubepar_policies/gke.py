@@ -9,6 +9,7 @@ pools declared inline in a Cluster's ``nodePools`` alike.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -84,10 +85,31 @@ def _secure_boot(props: Mapping[str, Any]) -> str | None:
     return "boots nodes without secure boot. Set shielded_instance_config.enable_secure_boot."
 
 
+# Accounts Google creates in every project, most with project Editor or wide
+# service rights: Compute Engine's default (also what an empty or "default"
+# account means), App Engine's default, the legacy Cloud Build account, the
+# Google APIs service agent, and every per-service agent (service-<number>@...).
+_GOOGLE_CREATED_ACCOUNT = re.compile(
+    r"default|[0-9]+-compute@developer\.gserviceaccount\.com|[^@]+@appspot\.gserviceaccount\.com"
+    r"|[0-9]+@cloudbuild\.gserviceaccount\.com|[0-9]+@cloudservices\.gserviceaccount\.com"
+    r"|service-[0-9]+@[^@]+\.gserviceaccount\.com",
+    re.IGNORECASE,
+)
+
+
+def _default_account(account: str) -> bool:
+    """True for a Google-created default account (or none, which means Compute Engine's)."""
+    return not account.strip() or _GOOGLE_CREATED_ACCOUNT.fullmatch(account.strip()) is not None
+
+
 def _node_service_account(props: Mapping[str, Any]) -> str | None:
     account = str(_node_config(props).get("serviceAccount") or "")
-    if not account or account == "default" or account.endswith("-compute@developer.gserviceaccount.com"):
-        return "runs as the default compute service account (project Editor). Use a dedicated node account."
+    if _default_account(account):
+        return (
+            "runs as a default service account Google creates in every project (Compute Engine's or App "
+            "Engine's default, Cloud Build's, a service agent: project Editor or wide service rights). "
+            "Use a dedicated node account."
+        )
     return None
 
 
@@ -142,8 +164,8 @@ def _auto_provisioning(args: ResourceValidationArgs, report: ReportViolation) ->
     where = f"GKE cluster '{args.name}' node auto-provisioning defaults"
     account = str(defaults.get("serviceAccount") or "")
     problems = []
-    if not account or account == "default" or account.endswith("-compute@developer.gserviceaccount.com"):
-        problems.append("run new pools as the default compute service account (project Editor)")
+    if _default_account(account):
+        problems.append("run new pools as a default service account Google creates (project Editor)")
     scopes = [str(scope) for scope in defaults.get("oauthScopes") or []]
     legacy = [scope for scope in scopes if not scope.startswith("https://www.googleapis.com/auth/")]
     if legacy:

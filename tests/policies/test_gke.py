@@ -103,17 +103,36 @@ def test_public_google_cloud_addresses_may_not_reach_the_api() -> None:
     assert "gcpPublicCidrsAccessEnabled" in found[0]
 
 
+# Every kind of account Google creates in a project, each with project Editor or wide rights.
+DEFAULT_ACCOUNTS = (
+    "default",
+    "123-compute@developer.gserviceaccount.com",
+    "kubepar-dev@appspot.gserviceaccount.com",
+    "KUBEPAR-DEV@APPSPOT.GSERVICEACCOUNT.COM",
+    "123@cloudbuild.gserviceaccount.com",
+    "123@cloudservices.gserviceaccount.com",
+    "service-123@container-engine-robot.iam.gserviceaccount.com",
+    "service-123@gcp-sa-cloudbuild.iam.gserviceaccount.com",
+)
+
+
+@pytest.mark.parametrize(
+    "account",
+    ["nodes@kubepar-dev.iam.gserviceaccount.com", "kubepar-dev-nodes@kubepar-dev.iam.gserviceaccount.com"],
+)
+def test_a_dedicated_node_account_passes(account: str) -> None:
+    assert check("gke-node-service-account", POOL, _pool(serviceAccount=account)) == []
+
+
 @pytest.mark.parametrize(
     ("rule", "change", "message"),
     [
         ("gke-workload-identity", {"workloadMetadataConfig": {"mode": "GCE_METADATA"}}, "exposes the node metadata"),
         ("gke-shielded-nodes", {"shieldedInstanceConfig": {"enableSecureBoot": False}}, "without secure boot"),
-        (
-            "gke-node-service-account",
-            {"serviceAccount": "123-compute@developer.gserviceaccount.com"},
-            "default compute",
+        *(
+            ("gke-node-service-account", {"serviceAccount": account}, "default service account")
+            for account in DEFAULT_ACCOUNTS
         ),
-        ("gke-node-service-account", {"serviceAccount": "default"}, "default compute"),
         ("gke-node-auto-repair-upgrade", {"management": {"autoRepair": True}}, "auto-repair or auto-upgrade off"),
     ],
 )
@@ -192,9 +211,8 @@ GOOD_NAP = {
 @pytest.mark.parametrize(
     ("defaults", "problem"),
     [
-        ({}, "default compute service account"),
-        ({**GOOD_NAP, "serviceAccount": "default"}, "default compute service account"),
-        ({**GOOD_NAP, "serviceAccount": "123-compute@developer.gserviceaccount.com"}, "default compute"),
+        ({}, "default service account"),
+        *(({**GOOD_NAP, "serviceAccount": account}, "default service account") for account in DEFAULT_ACCOUNTS),
         ({**GOOD_NAP, "oauthScopes": ["cloud-platform"]}, "by alias"),
         ({**GOOD_NAP, "shieldedInstanceConfig": {}}, "without secure boot"),
         ({**GOOD_NAP, "management": {"autoRepair": False, "autoUpgrade": True}}, "auto-repair or auto-upgrade off"),
