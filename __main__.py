@@ -49,10 +49,8 @@ if "queue" in engine.claims:
     claims["queue"] = queue.claim
 # Sweeps write results, the session reads them: a bucket on GKE, a claim elsewhere.
 if isinstance(platform, GkePlatform):
-    bucket, granted = results_bucket(
-        platform, settings, namespace.name, accounts["sweep"], accounts[engine.session.component]
-    )
-    results, store_output = ResultsStore(bucket=bucket, ready=granted), {"resultsBucket": bucket}
+    bucket = results_bucket(platform, settings, namespace.name, accounts["sweep"], accounts[engine.session.component])
+    results, store_output = ResultsStore(bucket=bucket.bucket, ready=bucket.ready), {"resultsBucket": bucket.bucket}
 else:
     results, store_output = results_claim(workload, namespace.name, opts)
 files = EngineFiles(
@@ -102,9 +100,7 @@ sweeps = {
 }
 
 for access in engine.access:
-    url, forward = workloads[access.component].access(
-        access.port, public=bool(workload.allowed_source_ranges), context=platform.kube_context
-    )
+    url, forward = workloads[access.component].access(access.port, context=platform.kube_context)
     pulumi.export(f"{access.prefix}Url" if access.prefix else "url", url)
     pulumi.export(f"{access.prefix}PortForward" if access.prefix else "portForward", forward)
 for key, value in (("engine", engine.name), *engine.outputs):

@@ -7,7 +7,8 @@
 # processes: `--runtime binary`, nothing downloaded. kwok simulates the nodes
 # tools/kwok_cluster.py declares (shaped like the stack's GKE pools) and the
 # lifecycle of the pods scheduled on them: they become Running and Ready, and
-# a Job's pods complete; no container runs. Writes build/cluster/kubeconfig.
+# a Job's pods complete; no container runs. Every component listens on
+# 127.0.0.1 only (engine/kwokctl.yaml). Writes build/cluster/kubeconfig.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +29,7 @@ up)
     if "$bin/kwokctl" get clusters 2>/dev/null | grep -qx "$name"; then
         echo "cluster: $name is already running (make cluster-down stops it)"
     else
-        "$bin/kwokctl" create cluster --name "$name" --runtime binary \
+        "$bin/kwokctl" --config "$here/kwokctl.yaml" create cluster --name "$name" --runtime binary \
             --kube-apiserver-binary "$bin/kube-apiserver" \
             --kube-controller-manager-binary "$bin/kube-controller-manager" \
             --kube-scheduler-binary "$bin/kube-scheduler" \
@@ -40,6 +41,8 @@ up)
     (cd "$root" && "$python" -m tools.kwok_cluster "$stack" --volumes "$dir/volumes") \
         | "$bin/kubectl" --kubeconfig "$dir/kubeconfig" apply -f - >/dev/null
     "$bin/kubectl" --kubeconfig "$dir/kubeconfig" get nodes
+    echo "cluster: listening on 127.0.0.1 only. kubectl: export KUBECONFIG=$dir/kubeconfig (or pass --kubeconfig);"
+    echo "cluster: make up STACK=kwok deploys to it whatever KUBECONFIG says; make cluster-down stops it."
     ;;
 down)
     if [ -x "$bin/kwokctl" ]; then

@@ -54,6 +54,18 @@ def engine_env(state: Path, kubeconfig: Path | None = KUBECONFIG) -> dict[str, s
     return env
 
 
+def pin_environment(state: Path, kubeconfig: Path | None = KUBECONFIG) -> None:
+    """Give this process (where the inline program runs) the CLI's backend and cluster.
+
+    The program runs in this process, not under the CLI: the Kubernetes
+    provider it declares reads KUBECONFIG from here, and the state-backend
+    check reads PULUMI_BACKEND_URL. Left as the shell had them, one exported
+    KUBECONFIG would deploy the kwok stack into a real cluster.
+    """
+    os.environ.pop("KUBECONFIG", None)
+    os.environ.update(engine_env(state, kubeconfig))
+
+
 def program_of(work_dir: Path) -> Callable[[], None]:
     """The project's __main__.py as an inline program: what `pulumi up` would run."""
 
@@ -146,6 +158,7 @@ class Isolated:
 def _run_in_child(send: Connection, isolated: Isolated, operation: str, options: dict[str, Any]) -> None:
     events: list[auto.EngineEvent] = []
     outcome: tuple[Any, list[auto.EngineEvent], BaseException | None]
+    pin_environment(isolated.state, isolated.kubeconfig)
     try:
         result = getattr(isolated.local, operation)(on_event=events.append, **options)
         outcome = (result, events, None)
@@ -177,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     if "PULUMI_CONFIG_PASSPHRASE" not in os.environ:
         print("stack: set PULUMI_CONFIG_PASSPHRASE (it encrypts the stack's secrets)", file=sys.stderr)
         return 2
+    pin_environment(ROOT / ".pulumi-state")
     selected = stack(args.stack)
     if args.command == "destroy":
         selected.destroy(on_output=print)

@@ -12,6 +12,7 @@ Defaults are written once, in ``Pulumi.yaml``.
 from __future__ import annotations
 
 import difflib
+import os
 from typing import Any
 
 import pulumi
@@ -49,7 +50,13 @@ def load() -> Settings:
     password_raw: Any = pulumi.runtime.get_config(password_key) or None
     problems: list[str] = []
     try:
-        settings = parse(raw, stack=pulumi.get_stack(), gcp_project=gcp_project)
+        settings = parse(
+            raw,
+            stack=pulumi.get_stack(),
+            gcp_project=gcp_project,
+            # Set by make and by CI; a bare `pulumi login` elsewhere is not visible here.
+            backend_in_use=os.environ.get("PULUMI_BACKEND_URL"),
+        )
     except ConfigError as errors:
         problems = list(errors.problems)
         settings = None

@@ -11,6 +11,7 @@ Invariant: :func:`parse` returns complete settings or raises one
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 
 from components import engines
@@ -59,12 +60,16 @@ def _engine_keys(read: Reader, chosen: EnginePlugin) -> tuple[tuple[str, str], .
     return tuple(sorted(chosen.options(read).items()))
 
 
-def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None) -> Settings:
+def parse(
+    raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None, backend_in_use: str | None = None
+) -> Settings:
     """Validate raw config values (strings, lists as JSON) into :class:`Settings`.
 
+    ``backend_in_use``: the backend this run keeps state in (PULUMI_BACKEND_URL), when known.
     Raises :class:`ConfigError` with every problem at once.
     """
     read = Reader(raw)
+    check_state_backend(read, backend_in_use)
     platform = read.choice("platform", PLATFORMS)
     namespace = read.parsed("namespace", parse_namespace, "for example kubepar", "kubepar")
     engine = read.choice("engine", tuple(engines.plugins()))
@@ -144,6 +149,35 @@ def parse(raw: Mapping[str, str | None], *, stack: str, gcp_project: str | None)
         password=None,
         warnings=tuple(read.warnings),
     )
+
+
+_BACKEND_URL = re.compile(r"(gs|s3|azblob)://[a-z0-9][-_.a-z0-9]{1,220}(/[^\s]*)?|https://[^\s]+|file://[^\s]+")
+
+
+def check_state_backend(read: Reader, backend_in_use: str | None) -> None:
+    """A stack that names its backend is deployed from that backend only.
+
+    Two backends holding one stack name are two deployments of the same GCP
+    resources: the second creates a duplicate network, then fails on the
+    node service account's fixed id. Refused before anything is created.
+    """
+    declared = read.text("stateBackend").rstrip("/")
+    if not declared:
+        return
+    if not _BACKEND_URL.fullmatch(declared):
+        read.fail(
+            "stateBackend",
+            f"{declared!r} is not a Pulumi backend URL; use gs://<bucket>/<prefix> (a bucket you created for "
+            "state), https://api.pulumi.com, or leave it empty for this clone's .pulumi-state folder",
+        )
+    elif backend_in_use is not None and backend_in_use.rstrip("/") != declared:
+        read.fail(
+            "stateBackend",
+            f"this stack's state lives in {declared}, but this run keeps state in {backend_in_use}: it would "
+            "deploy the stack a second time beside the first (a duplicate network, then a clash on the node "
+            f"service account). Run it through make (make up STACK=<stack> uses {declared}), or export "
+            f"PULUMI_BACKEND_URL={declared}",
+        )
 
 
 def _system_nodes(read: Reader, gke: GkeSettings, workload: WorkloadSettings) -> int:

@@ -159,10 +159,10 @@ def results_bucket(
     namespace: pulumi.Input[str],
     writer: pulumi.Input[str],
     reader: pulumi.Input[str],
-) -> tuple[pulumi.Output[str], pulumi.Resource]:
+) -> ResultsBucket:
     """The sweep results bucket in the cluster's region: objects written by the ``writer`` Kubernetes
     service account (the sweeps'), read by the ``reader`` (the session's), and nobody else;
-    with the resource that exists once those grants have propagated."""
+    its ``ready`` exists once those grants have propagated."""
     bucket = ResultsBucket(
         "kubepar-results",
         ResultsBucketArgs(
@@ -175,4 +175,4 @@ def results_bucket(
             apis=platform.apis,
         ),
     )
-    return bucket.bucket, bucket.ready
+    return bucket

@@ -203,6 +203,8 @@ class Workload(pulumi.ComponentResource):
         )
 
         self.namespace = args.namespace
+        # A LoadBalancer limited to allowedSourceRanges, or ClusterIP behind a port-forward.
+        self.public = bool(settings.allowed_source_ranges)
         self.deployment = deployment.metadata.name
         self.register_outputs(
             {
@@ -213,7 +215,7 @@ class Workload(pulumi.ComponentResource):
         )
 
     def access(
-        self, port: int, *, public: bool, context: pulumi.Input[str] | None = None
+        self, port: int, *, context: pulumi.Input[str] | None = None
     ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         """(URL, port-forward command) of the role's user-facing Service on ``port``.
 
@@ -227,7 +229,7 @@ class Workload(pulumi.ComponentResource):
         forward = pulumi.Output.concat(
             *target, self.namespace, " port-forward svc/", self.ui_service, f" {port}:{port}"
         )
-        if public:
+        if self.public:
             url = self.ui_address.apply(
                 lambda address: f"http://{address}:{port}" if address else "(LoadBalancer address pending)"
             )

@@ -207,6 +207,37 @@ def test_a_sweep_completes_under_the_job_controller_and_a_parallelism_change_mak
     assert env["KUBEPAR_RESULTS"] == old["KUBEPAR_RESULTS"]
 
 
+def _run_files(deployed: Deployed) -> dict[str, dict[str, Any]]:
+    """The sweep's ConfigMaps by run id."""
+    found = deployed.cluster.get("configmaps", "-n", deployed.namespace, "-l", "kubepar.dev/sweep=sim")["items"]
+    return {c["metadata"]["labels"]["kubepar.dev/run"]: c for c in found}
+
+
+def test_a_run_never_sees_its_scripts_change_and_memory_keeps_the_run(deploy: Any) -> None:
+    deployed = deploy("kwrun", sweeps=[SWEEP])
+    deployed.up()
+    ((run, files),) = _run_files(deployed).items()
+    assert files["immutable"] is True
+    # Raising memory (after out-of-memory kills) changes the Job, not the run or what it mounts.
+    deployed.configure(sweeps=[{**SWEEP, "memory": "3Gi"}])
+    deployed.up()
+    assert list(_run_files(deployed)) == [run]
+    assert not any(name.startswith("sweep-sim-files") for name in deployed.changed()), deployed.changed()
+    # A changed script is a new run with a ConfigMap of its own, created first; the old one is
+    # deleted with the old Job, never rewritten under it (the provider updates mutable ones in place).
+    deployed.configure(sweeps=[{**SWEEP, "script": "examples/sweeps/sim.py"}])
+    deployed.up()
+    changed = deployed.changed()
+    files_ops = {name: ops for name, ops in changed.items() if name.startswith("sweep-sim-files")}
+    assert files_ops == {
+        f"sweep-sim-files-{run}": ["delete"],
+        **{name: ["create"] for name in files_ops if name != f"sweep-sim-files-{run}"},
+    }, changed
+    assert len(files_ops) == 2
+    (new_run,) = _run_files(deployed)
+    assert new_run != run
+
+
 def test_destroy_removes_every_object(deploy: Any) -> None:
     deployed = deploy("kwgone")
     deployed.up()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import runpy
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -76,17 +77,28 @@ def run_program(
     overrides: Mapping[str, Any] | None = None,
     monitor: RecordingMonitor | None = None,
     previous_outputs: Mapping[str, Any] | None = None,
+    backend: str | None = None,
 ) -> Capture:
     """Run __main__.py for ``stack`` under mocks; raises pulumi.RunError on bad config.
 
-    ``previous_outputs`` stand for the stack's last `pulumi up` (default: a new stack).
+    ``previous_outputs`` stand for the stack's last `pulumi up` (default: a new stack);
+    ``backend`` for the state backend the run keeps state in (PULUMI_BACKEND_URL;
+    default: none known, whatever the caller's environment says).
     """
     config, secret_keys = stack_config(stack, overrides)
     monitor = monitor or RecordingMonitor(RecordingMocks(previous_outputs))
 
     def program() -> None:
-        # The project root is on the path (tests, `python -m tools.render`), so __main__.py finds components/.
-        runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
+        saved = os.environ.pop("PULUMI_BACKEND_URL", None)
+        if backend is not None:
+            os.environ["PULUMI_BACKEND_URL"] = backend
+        try:
+            # The project root is on the path (tests, `python -m tools.render`), so __main__.py finds components/.
+            runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
+        finally:
+            os.environ.pop("PULUMI_BACKEND_URL", None)
+            if saved is not None:
+                os.environ["PULUMI_BACKEND_URL"] = saved
 
     return contextvars.Context().run(_run, stack, config, secret_keys, program, monitor)
 
