@@ -1,24 +1,49 @@
-# kubepar: the targets the README and CI use.
+# kubepar: the targets the README and CI use. `make help` lists them.
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= local
 # Every shipped stack: one Pulumi.<stack>.yaml each.
 STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
-# Every target keeps state in this folder: no Pulumi account needed. Run
-# pulumi through these targets (or export the same PULUMI_BACKEND_URL), or it
-# looks for the stack in another backend and skips the guardrails.
-PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+# Where the stack's state lives: its kubepar:stateBackend (the GKE stacks: a
+# bucket, shared with CI), or else this folder (no Pulumi account needed).
+# Run pulumi through these targets (or export the same PULUMI_BACKEND_URL):
+# the program refuses a run from another backend than the stack names.
+STATE_BACKEND := $(shell sed -n 's/^[[:space:]]*kubepar:stateBackend:[[:space:]]*//p' Pulumi.$(STACK).yaml 2>/dev/null | tr -d "\"'")
+PULUMI_BACKEND_URL ?= $(or $(STATE_BACKEND),file://$(CURDIR)/.pulumi-state)
 export PULUMI_BACKEND_URL
-# Your own Pulumi CLI, or else the one `make engine` built.
-PULUMI ?= $(if $(shell command -v pulumi),pulumi,$(CURDIR)/build/engine/bin/pulumi)
+# A clone whose stack file holds no encryption salt (CI's checkout, a second
+# laptop) uses the secrets manager recorded in the stack's state.
+export PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER := true
+# SET reaches the helper scripts through the environment, quotes intact.
+SET ?=
+export SET
 ARGS ?=
+KEY ?=
+ENGINE_PULUMI := $(CURDIR)/build/engine/bin/pulumi
+# kwok stacks run on the engine built here (make engine) against make
+# cluster's control plane; every other stack on your own Pulumi CLI.
+ifneq ($(filter kwok kwok-%,$(STACK)),)
+LOCAL_ENGINE := yes
+PULUMI ?= $(ENGINE_PULUMI)
+else
+PULUMI ?= pulumi
+endif
 
 
 .PHONY: engine cluster cluster-down
 .PHONY: policy-venv
+.PHONY: help pulumi-cli backend
 .PHONY: venv test lint unit e2e render render-all up preview destroy output status config config-secret forward docs bench clean clean-all
+
+## This list.
+help:
+	@awk '/^## /{text = text (text ? " " : "") substr($$0, 4); next} \
+	     /^[a-z][-a-z0-9]*( [a-z][-a-z0-9]*)*:/ && text {split($$0, t, ":"); printf "  make %-22s %s\n", t[1], text} \
+	     {text = ""}' $(MAKEFILE_LIST)
+	@echo "  Options: STACK=<name> (default local), SET=\"key=value ...\", ARGS=\"--yes\", KEY=<output or secret>"
 
 CHECKOV_VENV := .venv-checkov
 
@@ -47,30 +72,34 @@ engine:
 	bash engine/build.sh
 
 ## A local control plane with kwok nodes shaped like the kwok stack's pools: build/cluster/kubeconfig.
-cluster: venv engine
+cluster: $(VENV)/.installed engine
 	STACK=kwok bash engine/cluster.sh up
 
+## Stops the local control plane and removes its folder.
 cluster-down:
 	bash engine/cluster.sh down
 
+## ruff and mypy.
 lint: venv
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
+## The tests without the end-to-end ones.
 unit: venv
 	$(PY) -m pytest -q tests --ignore=tests/e2e
 
+## The end-to-end tests alone (the pods' processes, run locally).
 e2e: venv
 	$(PY) -m pytest -q tests/e2e
 
 ## Offline render of one stack: build/render/$(STACK)/{kubernetes,gcp,outputs}.yaml
-## What-ifs: make render STACK=dev SET="kubepar:rBackend=redis kubepar:workers=8"
-SET ?=
-render: venv
-	$(PY) -m tools.render $(STACK) $(foreach setting,$(SET),--set $(setting))
+## What-ifs: make render STACK=dev SET="rBackend=redis workers=8"
+render: $(VENV)/.installed
+	$(PY) -m tools.render $(STACK)
 
-render-all: venv
+## The offline render of every shipped stack.
+render-all: $(VENV)/.installed
 	@for stack in $(STACKS); do $(PY) -m tools.render $$stack || exit 1; done
 
 POLICY_VENV := policies/venv
@@ -85,61 +114,69 @@ $(POLICY_VENV)/.installed: policies/requirements.txt
 	echo "$(CURDIR)" > $$($(POLICY_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/kubepar.pth
 	touch $@
 
-PULUMI_CHECK = @command -v $(PULUMI) >/dev/null || { echo "pulumi CLI not found: https://www.pulumi.com/docs/install/"; exit 1; }
-STACK_SELECT = mkdir -p .pulumi-state && $(PULUMI) stack select --create $(STACK) >/dev/null
+## Checks the Pulumi CLI the stack needs, before anything is installed.
+pulumi-cli:
+ifdef LOCAL_ENGINE
+	@test -x $(PULUMI) || { echo "make: STACK=$(STACK) runs on the engine built here: run make engine (10-30 minutes once), then make cluster" >&2; exit 1; }
+else
+	@command -v $(PULUMI) >/dev/null || { echo "make: no Pulumi CLI on PATH: install it (https://www.pulumi.com/docs/install/), or try kubepar on this machine without one: make cluster, then make up STACK=kwok" >&2; exit 1; }
+	@cli=$$(command -v $(PULUMI)); command -v pulumi-language-python >/dev/null || test -x "$$(dirname "$$cli")/pulumi-language-python" \
+	    || { echo "make: $$cli has no Python language host beside it (pulumi-language-python): the CLI make engine builds runs only STACK=kwok; install the Pulumi CLI (https://www.pulumi.com/docs/install/) for STACK=$(STACK)" >&2; exit 1; }
+endif
 
-ifeq ($(STACK),kwok)
-# The kwok stack runs on the engine built here (make engine) against make cluster's
-# control plane, through the Automation API (tools/stack.py): that CLI has no Python
-# language host, so the policy pack is checked on the render of the same config.
-up preview destroy: venv engine
-	$(PY) -m tools.stack $@ --stack kwok $(ARGS)
+## Where STACK's state lives (its kubepar:stateBackend, or this folder). CI: CI_BACKEND=required.
+backend:
+	@if [ "$(CI_BACKEND)" = required ] && [ -z "$(STATE_BACKEND)" ]; then \
+	    echo "make backend: Pulumi.$(STACK).yaml names no kubepar:stateBackend; CI deploys only stacks whose state has one home (docs/guardrails.md)" >&2; exit 1; fi
+	@echo "$(PULUMI_BACKEND_URL)"
+
+# Shows Pulumi's own prompts (the passphrase that protects a new stack's secrets).
+STACK_SELECT = mkdir -p .pulumi-state && $(PULUMI) stack select --create $(STACK)
+
+ifdef LOCAL_ENGINE
+# Through the Automation API (tools/stack.py): the CLI built here has no
+# Python language host, so the policy pack is checked on the render of the
+# same config. It asks before changing anything, as the real CLI does.
+up preview destroy: pulumi-cli $(VENV)/.installed engine
+	$(PY) -m tools.stack $@ --stack $(STACK) $(ARGS)
 else
 ## pulumi up on $(STACK) (default: local, the current kubectl context), with the guardrails.
-up: venv $(POLICY_VENV)/.installed
-	$(PULUMI_CHECK)
+up: pulumi-cli $(VENV)/.installed $(POLICY_VENV)/.installed
 	$(STACK_SELECT)
 	$(PULUMI) up --stack $(STACK) --policy-pack policies $(ARGS)
 
 ## What `make up` would change, with the guardrails.
-preview: venv $(POLICY_VENV)/.installed
-	$(PULUMI_CHECK)
+preview: pulumi-cli $(VENV)/.installed $(POLICY_VENV)/.installed
 	$(STACK_SELECT)
 	$(PULUMI) preview --stack $(STACK) --policy-pack policies $(ARGS)
 
-## Removes everything the stack made (refused while deletionProtection is true).
-destroy: venv
-	$(PULUMI_CHECK)
+## Removes everything the stack made, after asking (refused while deletionProtection is true).
+destroy: pulumi-cli $(VENV)/.installed
 	$(PULUMI) destroy --stack $(STACK) $(ARGS)
 endif
 
 ## The stack's outputs; one with KEY=url (secrets shown: KEY=password).
-KEY ?=
-output:
-	$(PULUMI_CHECK)
+output: pulumi-cli
 	$(PULUMI) stack output --stack $(STACK) $(KEY) $(if $(filter password kubeconfig,$(KEY)),--show-secrets)
 
 ## What the stack holds now.
-status:
-	$(PULUMI_CHECK)
+status: pulumi-cli
 	$(PULUMI) stack --stack $(STACK)
 
-## Set config: make config STACK=dev SET="workers=8 workerCpu=2" (then make up).
-config:
-	$(PULUMI_CHECK)
+## Set config: make config STACK=dev SET='workers=8 packages=["data.table"]' (then make up).
+config: pulumi-cli $(VENV)/.installed
 	$(STACK_SELECT)
-	@for setting in $(SET); do $(PULUMI) config set --stack $(STACK) "kubepar:$${setting%%=*}" "$${setting#*=}" || exit 1; done
+	$(PY) -m tools.settings config --stack $(STACK) --pulumi $(PULUMI)
 
 ## Set a secret (asks for it): make config-secret STACK=dev KEY=password
-config-secret:
-	$(PULUMI_CHECK)
+config-secret: pulumi-cli
+	@test -n "$(KEY)" || { echo "make config-secret: name the key, e.g. make config-secret STACK=$(STACK) KEY=password" >&2; exit 1; }
 	$(STACK_SELECT)
 	$(PULUMI) config set --stack $(STACK) --secret "kubepar:$(KEY)"
 
 ## RStudio or JupyterLab on http://localhost: the portForward output, run.
-forward:
-	$(PULUMI_CHECK)
-	$$($(PULUMI) stack output --stack $(STACK) portForward)
+forward: pulumi-cli
+	@command=$$($(PULUMI) stack output --stack $(STACK) portForward) && echo "$$command" && $$command
 
 ## docs/configuration.md from Pulumi.yaml (a test fails when they differ).
 docs: venv
@@ -149,6 +186,7 @@ docs: venv
 bench: venv
 	$(PY) -m tools.bench --write BENCHMARKS.md
 
+## Removes what the build and tests wrote in this folder (clean-all: the virtual environments too).
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
 

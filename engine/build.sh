@@ -20,6 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 cache=${KUBEPAR_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubepar-engine}
 bin=${KUBEPAR_ENGINE_BIN:-$root/build/engine/bin}
+bash "$here/check-go.sh"
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=local
 
 PULUMI_VERSION=v3.274.0

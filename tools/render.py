@@ -5,13 +5,13 @@ config rules and kubepar's own checks; values that are Pulumi secrets are
 written as ``[secret]``. Talks to no cloud or cluster. The work is in
 tools/harness/; this is its command line.
 
-Usage (from the project root): python -m tools.render STACK [--out DIR] [--set kubepar:KEY=VALUE ...]
+Usage (from the project root): python -m tools.render STACK [--out DIR] [--set KEY=VALUE ...]
+(or SET='KEY=VALUE ...' in the environment, as `make render SET=...` passes it: tools/settings.py reads both)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import pulumi
 
 from components.ground.project import PROJECT_ROOT
+from tools import settings
 from tools.harness import CliConfigError, run_program, write_render
 
 
@@ -31,16 +32,18 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config value, e.g. kubepar:workers=8 (lists as JSON)",
+        help="override a config value, e.g. workers=8 or kubepar:workers=8 (lists as JSON)",
     )
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
-    for item in args.set:
-        key, separator, value = item.partition("=")
-        if not separator:
-            print(f"render: --set {item!r}: expected KEY=VALUE", file=sys.stderr)
-            return 2
-        overrides[key] = json.loads(value) if value.startswith("[") else value
+    try:
+        overrides.update(settings.from_environment())
+        for item in args.set:
+            overrides.update(settings.parse(item))
+        settings.check_keys(overrides)
+    except settings.SettingsError as error:
+        print(f"render: {error}", file=sys.stderr)
+        return 2
     if not (PROJECT_ROOT / f"Pulumi.{args.stack}.yaml").exists():
         print(f"render: no Pulumi.{args.stack}.yaml in {PROJECT_ROOT}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import pulumi
 from pulumi import automation as auto
 from pulumi_policy import EnforcementLevel
 
@@ -172,12 +173,50 @@ def _run_in_child(send: Connection, isolated: Isolated, operation: str, options:
     os._exit(0)
 
 
-def _check_pack_on_render(stack_name: str) -> None:
-    """The policy pack against the render of the same config (the CLI here cannot run it)."""
-    found = violations(harness.run_program(stack_name), EnforcementLevel.MANDATORY)
+class RefusedError(Exception):
+    """What stops `make up|preview|destroy STACK=kwok` before the CLI runs, in one sentence with its fix."""
+
+
+# The fix for each way the CLI refuses a stack's config (its own wording names none).
+_CLI_FIXES = (
+    ("must be of type 'integer'", 'set a whole number, e.g. make config STACK={stack} SET="workers=2"'),
+    ("must be of type 'boolean'", 'set true or false, e.g. make config STACK={stack} SET="spot=false"'),
+    ("must be of type 'array<", "set a JSON list, e.g. make config STACK={stack} SET='packages=[\"data.table\"]'"),
+    ("must be encrypted", "set it as a secret: make config-secret STACK={stack} KEY=<key>"),
+    ("is missing configuration", 'set it: make config STACK={stack} SET="<key>=<value>"'),
+)
+
+
+def _check_prerequisites(stack_name: str, selected: auto.Stack, command: str, kubeconfig: Path = KUBECONFIG) -> None:
+    if not kubeconfig.exists():
+        raise RefusedError("no local control plane is running: make cluster (then this again)")
+    if command != "destroy" and "kubepar:password" not in selected.get_all_config():
+        raise RefusedError(
+            f"stack {stack_name} has no login password, and the engine built here has no random provider to "
+            f"make one: make config-secret STACK={stack_name} KEY=password (12 characters or more)"
+        )
+
+
+def _check_on_render(stack_name: str, overrides: Mapping[str, Any] | None = None) -> None:
+    """Config, then the policy pack, on the render of the same config (the CLI here cannot run the pack)."""
+    try:
+        capture = harness.run_program(stack_name, overrides)
+    except harness.CliConfigError as error:
+        fix = next((fix for text, fix in _CLI_FIXES if text in str(error)), None)
+        raise RefusedError(f"{error}{'; ' + fix.format(stack=stack_name) if fix else ''}") from None
+    except pulumi.RunError as error:
+        raise RefusedError(str(error)) from None
+    found = violations(capture, EnforcementLevel.MANDATORY)
     if found:
-        raise SystemExit("policy pack: mandatory violations:\n  " + "\n  ".join(found))
+        raise RefusedError("policy pack: mandatory violations:\n  " + "\n  ".join(found))
     print("policy pack: no mandatory violation (checked on the render; the CLI here cannot run policy packs)")
+
+
+def _ask(question: str) -> bool:
+    try:
+        return input(f"{question} [yes/no] ").strip() == "yes"
+    except EOFError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,27 +227,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expect-no-changes", action="store_true")
     args = parser.parse_args(argv)
     if "PULUMI_CONFIG_PASSPHRASE" not in os.environ:
-        print("stack: set PULUMI_CONFIG_PASSPHRASE (it encrypts the stack's secrets)", file=sys.stderr)
-        return 2
+        raise RefusedError(
+            "set PULUMI_CONFIG_PASSPHRASE first (export PULUMI_CONFIG_PASSPHRASE=<a passphrase you keep>): "
+            "it encrypts the stack's secrets"
+        )
     pin_environment(ROOT / ".pulumi-state")
     selected = stack(args.stack)
+    _check_prerequisites(args.stack, selected, args.command)
     if args.command == "destroy":
+        if not args.yes:
+            selected.preview_destroy(on_output=print)
+            if not _ask(f"Destroy every resource of stack {args.stack}?"):
+                return 1
         selected.destroy(on_output=print)
         return 0
-    _check_pack_on_render(args.stack)
+    _check_on_render(args.stack)
     if args.command == "preview" or not args.yes:
         selected.preview(on_output=print, expect_no_changes=args.expect_no_changes, diff=True)
         if args.command == "preview":
             return 0
-        if input("Do you want to perform this update? [yes/no] ").strip() != "yes":
+        if not _ask("Do you want to perform this update?"):
             return 1
     selected.up(on_output=print, expect_no_changes=args.expect_no_changes)
     return 0
 
 
+def _cli_error(error: auto.CommandError) -> str:
+    """The CLI's own error lines, once (its output was already printed as it ran)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip().startswith("error:")]
+    seen: list[str] = []
+    for line in lines:
+        if line not in seen:
+            seen.append(line)
+    return "\n".join(seen) or "the Pulumi CLI failed (its output is above)"
+
+
 if __name__ == "__main__":
     try:
         sys.exit(main())
+    except RefusedError as refused:
+        print(f"stack: {refused}", file=sys.stderr)
+        sys.exit(2)
     except auto.CommandError as error:
-        print(f"stack: {error}", file=sys.stderr)
+        print(f"stack: {_cli_error(error)}", file=sys.stderr)
         sys.exit(1)

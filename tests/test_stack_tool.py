@@ -1,0 +1,71 @@
+"""`make up|preview|destroy STACK=kwok` (tools/stack.py): what stops it is one sentence with its fix.
+
+The checks run before the CLI does, so a config error is said once, by
+kubepar, with no traceback and no second copy from the CLI's output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from tools import stack as engine_stack
+
+
+class _Stack:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def get_all_config(self) -> dict[str, Any]:
+        return self.config
+
+
+@pytest.mark.parametrize(
+    ("overrides", "said", "fix"),
+    [
+        ({"kubepar:workers": "two"}, "configuration key 'workers' must be of type 'integer'", 'SET="workers=2"'),
+        ({"kubepar:spot": "maybe"}, "must be of type 'boolean'", "true or false"),
+        ({"kubepar:workers": "-1"}, "kubepar:workers:", None),
+        ({"kubepar:wokers": "3"}, "did you mean kubepar:workers?", None),
+    ],
+)
+def test_a_config_error_is_one_message_with_its_fix(overrides: dict[str, str], said: str, fix: str | None) -> None:
+    with pytest.raises(engine_stack.RefusedError) as refused:
+        engine_stack._check_on_render("kwok", overrides)
+    message = str(refused.value)
+    assert said in message
+    assert "Traceback" not in message
+    if fix is not None:
+        assert fix in message and "make config STACK=kwok" in message
+
+
+def test_the_shipped_kwok_stack_passes_the_render_checks(capsys: pytest.CaptureFixture[str]) -> None:
+    engine_stack._check_on_render("kwok")
+    assert "no mandatory violation" in capsys.readouterr().out
+
+
+def test_no_cluster_and_no_password_each_name_the_command_that_fixes_them(tmp_path: Path) -> None:
+    missing = tmp_path / "kubeconfig"
+    bare, with_password = cast(Any, _Stack({})), cast(Any, _Stack({"kubepar:password": "x"}))
+    with pytest.raises(engine_stack.RefusedError, match="make cluster"):
+        engine_stack._check_prerequisites("kwok", bare, "up", kubeconfig=missing)
+    missing.write_text("")
+    with pytest.raises(engine_stack.RefusedError, match="make config-secret STACK=kwok KEY=password"):
+        engine_stack._check_prerequisites("kwok", bare, "up", kubeconfig=missing)
+    # With a password, and for destroy (which needs none), nothing stops it.
+    engine_stack._check_prerequisites("kwok", with_password, "up", kubeconfig=missing)
+    engine_stack._check_prerequisites("kwok", bare, "destroy", kubeconfig=missing)
+
+
+def test_the_clis_own_error_lines_are_said_once() -> None:
+    from pulumi.automation import CommandError
+    from pulumi.automation._cmd import CommandResult
+
+    result = CommandResult(
+        stdout="Previewing update (kwok):\nerror: update failed\n",
+        stderr="error: update failed\n",
+        code=255,
+    )
+    assert engine_stack._cli_error(CommandError(result)) == "error: update failed"
