@@ -271,7 +271,7 @@ def test_stack_names_that_cannot_be_ids_or_labels_are_refused(stack: str) -> Non
     assert caught.value.problems == [
         f"stack name {stack!r}: kubepar puts it into service account ids and labels, so it must be "
         "1-16 lowercase letters, digits or '-', starting with a letter; "
-        "create a stack with such a name (`pulumi stack init dev-eu`)"
+        "name its stack file so (Pulumi.dev-eu.yaml, then make up STACK=dev-eu)"
     ]
 
 

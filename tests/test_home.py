@@ -66,7 +66,7 @@ def test_changing_the_namespace_of_a_deployed_stack_is_refused_before_anything_i
     monitor = harness.RecordingMonitor(harness.RecordingMocks(DEPLOYED_LOCAL))
     with pytest.raises(Exception, match=r"kubepar:namespace: changing it from 'kubepar' to 'science'") as caught:
         harness.run_program("local", {"kubepar:namespace": "science"}, monitor=monitor)
-    assert "kubepar:replaceHome true" in str(caught.value)
+    assert 'SET="replaceHome=true"' in str(caught.value)
     assert not [r for r in monitor.records if r.type.startswith("kubernetes:")]
 
 

@@ -65,7 +65,7 @@ def load() -> Settings:
         if not pulumi.runtime.is_config_secret(password_key):
             problems.append(
                 f"{password_key}: stored in plain text; set it with "
-                "`pulumi config set --secret password` (or unset it to generate one)"
+                f"`make config-secret STACK={pulumi.get_stack()} KEY=password` (or remove it to generate one)"
             )
         elif len(str(password_raw)) < 12:
             problems.append(f"{password_key}: shorter than 12 characters; choose a longer one")

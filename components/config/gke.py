@@ -32,7 +32,7 @@ def parse_gke(
     if not gcp_project:
         read.problems.append(
             "gcp:project: not set; platform gke needs a GCP project "
-            "(`pulumi config set gcp:project <id>`), or use platform existing"
+            '(`make config STACK=<stack> SET="gcp:project=<id>"`), or use platform existing'
         )
     elif not _GCP_PROJECT.fullmatch(gcp_project):
         read.problems.append(f"gcp:project: {gcp_project!r} is not a GCP project id")

@@ -43,8 +43,9 @@ def compare(previous: Mapping[str, Any], settings: WorkloadSettings) -> Verdict:
         verdict.errors.append(
             f"{PROJECT}:namespace: changing it from {old_namespace!r} to {settings.namespace!r} would replace the "
             "home volume and delete every file in it. Copy the files out first "
-            f"(kubectl -n {old_namespace} cp <pod>:<home> ./home-backup), then run `pulumi up` once with "
-            f"`pulumi config set {PROJECT}:replaceHome true` (and set it back to false); or keep the old namespace"
+            f"(kubectl -n {old_namespace} cp <pod>:<home> ./home-backup), then run make up once after "
+            f'`make config STACK={settings.stack} SET="replaceHome=true"` (and set it back to false); '
+            "or keep the old namespace"
         )
     old_size = previous.get("homeSize")
     if old_size:

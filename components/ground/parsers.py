@@ -50,7 +50,7 @@ def check_stack_name(read: Reader, stack: str) -> None:
         read.problems.append(
             f"stack name {stack!r}: kubepar puts it into service account ids and labels, so it must be "
             "1-16 lowercase letters, digits or '-', starting with a letter; "
-            "create a stack with such a name (`pulumi stack init dev-eu`)"
+            "name its stack file so (Pulumi.dev-eu.yaml, then make up STACK=dev-eu)"
         )
 
 

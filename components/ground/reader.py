@@ -138,9 +138,8 @@ class Reader:
             try:
                 network = ipaddress.ip_network(item, strict=True)
             except ValueError as error:
-                example = (
-                    "2001:db8:1::/48, or one address with /128" if ipv6 else "198.51.100.0/24, or one address with /32"
-                )
+                # No example address: every documentation range is itself refused (cidrs.py).
+                example = "ADDRESS/PREFIX, one address with /128" if ipv6 else "ADDRESS/PREFIX, one address with /32"
                 self.fail(key, f"{item!r} is not a CIDR block ({error}); write it like {example}; {own}")
                 continue
             routed = cidrs.as_routed(network)

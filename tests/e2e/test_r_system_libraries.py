@@ -14,6 +14,7 @@ without LD_LIBRARY_PATH, as rsession would.
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -137,3 +138,10 @@ def test_without_kubepars_preload_the_same_session_cannot_load_it(
     env.pop("KUBEPAR_SYSTEM_LIBRARY_PATH")
     missing = run(env, tmp_path)
     assert missing.returncode != 0 and "libhiredis" in missing.stderr, missing.stderr
+
+
+def test_hiding_the_libraries_leaves_nothing_in_the_system_temp_folder() -> None:
+    before = set(Path(tempfile.gettempdir()).iterdir())
+    done = subprocess.run(pods.without_system_libraries(["true"]), capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert set(Path(tempfile.gettempdir()).iterdir()) - before == set()

@@ -25,7 +25,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -310,18 +309,18 @@ def without_system_libraries(argv: list[str], libraries: tuple[str, ...] = SYSTE
         raise RuntimeError(f"none of {libraries} on this machine: .ci/run installs libhiredis-dev")
     folders = {path.parent for path in found}
     assert len(folders) == 1, f"{libraries} in several folders: {folders}"
-    scratch = Path(tempfile.mkdtemp(prefix="kubepar-hide-"))
-    (scratch / "upper").mkdir()
-    (scratch / "work").mkdir()
     folder = folders.pop()
+    # The overlay's upper and work folders live on a tmpfs mounted inside the
+    # private namespace (over /mnt, there only): they vanish with it, and
+    # nothing is left in the system's temp folder.
     script = (
-        'set -e; upper="$1"; work="$2"; folder="$3"; shift 3; '
-        'while [ "$1" != -- ]; do mknod "$upper/$1" c 0 0; shift; done; shift; '
-        'mount -t overlay overlay -o "lowerdir=$folder,upperdir=$upper,workdir=$work" "$folder"; exec "$@"'
+        'set -e; folder="$1"; shift; mount -t tmpfs kubepar-hide /mnt; mkdir /mnt/upper /mnt/work; '
+        'while [ "$1" != -- ]; do mknod "/mnt/upper/$1" c 0 0; shift; done; shift; '
+        'mount -t overlay overlay -o "lowerdir=$folder,upperdir=/mnt/upper,workdir=/mnt/work" "$folder"; exec "$@"'
     )
     return [
         "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-        str(scratch / "upper"), str(scratch / "work"), str(folder), *(path.name for path in found), "--", *argv,
+        str(folder), *(path.name for path in found), "--", *argv,
     ]  # fmt: skip
 
 
