@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import ROOT
@@ -34,3 +36,50 @@ def test_the_readme_shows_the_two_commands_ci_and_users_run() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci and "\nmake test" in readme.replace("```sh\n", "\n")
     assert "make up " in readme
+
+
+PAGES = sorted([ROOT / "README.md", ROOT / "BENCHMARKS.md", *(ROOT / "docs").glob("*.md")])
+
+
+def _blocks(text: str) -> list[str]:
+    """Blank-line separated blocks, with fenced code kept whole."""
+    blocks, current, fenced = [], [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        if not line.strip() and not fenced:
+            if current:
+                blocks.append("\n".join(current))
+            current = []
+        else:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def _prose(block: str) -> bool:
+    """A paragraph: not a heading, list, table, code, quote or picture."""
+    first = block.lstrip()
+    return not re.match(r"(#|- |\* |\||```|>|[0-9]+\. |<|!\[|    )", first) and not block.startswith(" ")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_page_starts_with_a_heading_and_whole_sentences(page: Path) -> None:
+    # A page cut when the README moved began and ended mid-sentence.
+    blocks = _blocks(page.read_text())
+    assert blocks[0].startswith("# ") and "\n" not in blocks[0], blocks[0]
+    prose = [block for block in blocks[1:] if _prose(block)]
+    assert prose, "the page has no paragraph"
+    opening = prose[0]
+    assert not opening[0].islower() or opening.startswith("kubepar"), f"starts mid-sentence: {opening[:80]!r}"
+    if _prose(blocks[-1]):
+        assert blocks[-1].rstrip()[-1] in ".!?)`:", f"ends mid-sentence: {blocks[-1][-80:]!r}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_resolves(page: Path) -> None:
+    links = re.findall(r"\]\(([^)\s]+)\)", page.read_text())
+    local = [link.split("#", 1)[0] for link in links if not re.match(r"[a-z]+:", link) and not link.startswith("#")]
+    missing = [link for link in local if link and not (page.parent / link).exists()]
+    assert missing == []

@@ -39,7 +39,9 @@ def _stand_in(folder: Path, name: str, body: str) -> None:
 
 def _recording_pulumi(folder: Path, language_host: bool = True) -> Path:
     log = folder / "pulumi.log"
-    _stand_in(folder, "pulumi", f'printf "%s\\n" "$*" >> {log}')
+    # Each argument shell-quoted, so that the test reads back exactly what the CLI was given.
+    (folder / "pulumi").write_text(f'#!/bin/bash\n{{ printf "%q " "$@"; echo; }} >> {log}\n')
+    (folder / "pulumi").chmod(0o755)
     if language_host:
         _stand_in(folder, "pulumi-language-python", "exit 0")
     return log
@@ -88,6 +90,11 @@ def test_the_engine_cli_alone_is_refused_for_a_cloud_stack(bin_dir: Path) -> Non
         # A value that looks like a flag reaches the CLI as a value.
         ("workers=-1", [["config", "set", "--stack", "t", "--", "kubepar:workers", "-1"]]),
         ("gcp:project=my-project", [["config", "set", "--stack", "t", "--", "gcp:project", "my-project"]]),
+        # docs/costs.md's example: a quoted value with a space is one value.
+        (
+            'maintenanceWindow="TU,TH 20:00"',
+            [["config", "set", "--stack", "t", "--", "kubepar:maintenanceWindow", "TU,TH 20:00"]],
+        ),
         # A list keeps its items and their quotes: removed, then set item by item, typed.
         (
             'packages=["data.table", "ranger"]',

@@ -1,6 +1,7 @@
 """What a user types after SET= in `make config` and `make render`, read once, the same way for both.
 
-Owns: splitting ``SET`` into settings (``workers=8 packages=["data.table", "ranger"]``),
+Owns: splitting ``SET`` into settings (``workers=8 packages=["data.table", "ranger"]``,
+``maintenanceWindow="TU,TH 20:00"``),
 naming keys as the stack file does (``workers`` is ``kubepar:workers``;
 ``gcp:project`` stays), reading JSON lists and objects, and writing the
 settings into a stack through the Pulumi CLI so that the stack file keeps
@@ -39,7 +40,7 @@ def full_key(key: str) -> str:
 
 
 def parse(text: str) -> dict[str, Any]:
-    """``KEY=VALUE`` items separated by spaces; a value starting with ``[`` or ``{`` is JSON (spaces allowed)."""
+    """``KEY=VALUE`` items separated by spaces; a value starting with ``[``, ``{`` or ``"`` is JSON (spaces allowed)."""
     settings: dict[str, Any] = {}
     position = 0
     while True:
@@ -53,7 +54,7 @@ def parse(text: str) -> dict[str, Any]:
             raise SettingsError(f'{text[position:space]!r} is not KEY=VALUE; for example SET="workers=8"')
         key = text[position:equals]
         start = equals + 1
-        if text[start : start + 1] in ("[", "{"):
+        if text[start : start + 1] in ("[", "{", '"'):
             try:
                 value, end = _DECODER.raw_decode(text, start)
             except json.JSONDecodeError as error:
