@@ -43,7 +43,9 @@ PAGES = sorted([ROOT / "README.md", ROOT / "BENCHMARKS.md", *(ROOT / "docs").glo
 
 def _blocks(text: str) -> list[str]:
     """Blank-line separated blocks, with fenced code kept whole."""
-    blocks, current, fenced = [], [], False
+    blocks: list[str] = []
+    current: list[str] = []
+    fenced = False
     for line in text.splitlines():
         if line.startswith("```"):
             fenced = not fenced

@@ -76,6 +76,15 @@ def test_up_without_a_pulumi_cli_says_what_to_do_before_installing_anything() ->
     assert "pip" not in done.stdout and "venv" not in done.stdout
 
 
+def test_up_installs_only_what_up_uses(bin_dir: Path) -> None:
+    # checkov's environment (hundreds of MB) serves the tests, never `pulumi up`.
+    _recording_pulumi(bin_dir)
+    planned = make("-n", "-B", "up", "STACK=local", path=f"{bin_dir}:{os.environ['PATH']}")
+    assert planned.returncode == 0, planned.stderr
+    assert "requirements.txt" in planned.stdout and "policies/requirements.txt" in planned.stdout
+    assert "checkov" not in planned.stdout
+
+
 def test_the_engine_cli_alone_is_refused_for_a_cloud_stack(bin_dir: Path) -> None:
     _recording_pulumi(bin_dir, language_host=False)
     done = make("preview", "STACK=dev", path=f"{bin_dir}:{_system_path()}")
