@@ -39,6 +39,7 @@ def test_a_run_from_another_backend_is_refused_naming_both(in_use: str) -> None:
     (problem,) = _backend_problems("gs://team-state/kubepar", in_use)
     assert "lives in gs://team-state/kubepar" in problem and f"keeps state in {in_use}" in problem
     assert "PULUMI_BACKEND_URL=gs://team-state/kubepar" in problem
+    assert "make up STACK=t uses gs://team-state/kubepar" in problem
 
 
 @pytest.mark.parametrize("declared", ["team-state", "gs://", "gs://team state/x", "ftp://x/y", "/home/me/state"])

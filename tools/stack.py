@@ -55,16 +55,19 @@ def engine_env(state: Path, kubeconfig: Path | None = KUBECONFIG) -> dict[str, s
     return env
 
 
-def pin_environment(state: Path, kubeconfig: Path | None = KUBECONFIG) -> None:
-    """Give this process (where the inline program runs) the CLI's backend and cluster.
+def pin_environment(state: Path) -> None:
+    """Keep the shell's cluster and backend away from the program, which runs in this process.
 
-    The program runs in this process, not under the CLI: the Kubernetes
-    provider it declares reads KUBECONFIG from here, and the state-backend
-    check reads PULUMI_BACKEND_URL. Left as the shell had them, one exported
-    KUBECONFIG would deploy the kwok stack into a real cluster.
+    The Kubernetes provider the program declares takes the ``KUBECONFIG`` of
+    the process it is declared in as its ``kubeconfig`` input: left as the
+    shell had it, one exported variable would deploy the kwok stack into a
+    real cluster. Without it the provider plugin, started by the CLI with
+    ``engine_env``, reads the local control plane's kubeconfig (and the
+    provider's inputs stay what they always were). The state-backend check
+    reads ``PULUMI_BACKEND_URL``: the backend the CLI really uses.
     """
     os.environ.pop("KUBECONFIG", None)
-    os.environ.update(engine_env(state, kubeconfig))
+    os.environ["PULUMI_BACKEND_URL"] = f"file://{state}"
 
 
 def program_of(work_dir: Path) -> Callable[[], None]:
@@ -159,7 +162,7 @@ class Isolated:
 def _run_in_child(send: Connection, isolated: Isolated, operation: str, options: dict[str, Any]) -> None:
     events: list[auto.EngineEvent] = []
     outcome: tuple[Any, list[auto.EngineEvent], BaseException | None]
-    pin_environment(isolated.state, isolated.kubeconfig)
+    pin_environment(isolated.state)
     try:
         result = getattr(isolated.local, operation)(on_event=events.append, **options)
         outcome = (result, events, None)

@@ -69,7 +69,7 @@ def parse(
     Raises :class:`ConfigError` with every problem at once.
     """
     read = Reader(raw)
-    check_state_backend(read, backend_in_use)
+    check_state_backend(read, backend_in_use, stack)
     platform = read.choice("platform", PLATFORMS)
     namespace = read.parsed("namespace", parse_namespace, "for example kubepar", "kubepar")
     engine = read.choice("engine", tuple(engines.plugins()))
@@ -154,7 +154,7 @@ def parse(
 _BACKEND_URL = re.compile(r"(gs|s3|azblob)://[a-z0-9][-_.a-z0-9]{1,220}(/[^\s]*)?|https://[^\s]+|file://[^\s]+")
 
 
-def check_state_backend(read: Reader, backend_in_use: str | None) -> None:
+def check_state_backend(read: Reader, backend_in_use: str | None, stack: str) -> None:
     """A stack that names its backend is deployed from that backend only.
 
     Two backends holding one stack name are two deployments of the same GCP
@@ -175,7 +175,7 @@ def check_state_backend(read: Reader, backend_in_use: str | None) -> None:
             "stateBackend",
             f"this stack's state lives in {declared}, but this run keeps state in {backend_in_use}: it would "
             "deploy the stack a second time beside the first (a duplicate network, then a clash on the node "
-            f"service account). Run it through make (make up STACK=<stack> uses {declared}), or export "
+            f"service account). Run it through make (make up STACK={stack} uses {declared}), or export "
             f"PULUMI_BACKEND_URL={declared}",
         )
 
