@@ -142,11 +142,13 @@ up preview destroy: pulumi-cli $(VENV)/.installed engine
 else
 ## pulumi up on $(STACK) (default: local, the current kubectl context), with the guardrails.
 up: pulumi-cli $(VENV)/.installed $(POLICY_VENV)/.installed
+	@$(PY) -m tools.stack check --stack $(STACK)
 	$(STACK_SELECT)
 	$(PULUMI) up --stack $(STACK) --policy-pack policies $(ARGS)
 
 ## What `make up` would change, with the guardrails.
 preview: pulumi-cli $(VENV)/.installed $(POLICY_VENV)/.installed
+	@$(PY) -m tools.stack check --stack $(STACK)
 	$(STACK_SELECT)
 	$(PULUMI) preview --stack $(STACK) --policy-pack policies $(ARGS)
 

@@ -241,3 +241,30 @@ def test_ci_script_names_the_go_it_needs(bin_dir: Path) -> None:
     )
     assert f"Go 1.24.4 at {bin_dir}/go is older than the {needed}" in done.stderr
     assert "actions/setup-go" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("two", "configuration key 'workers' must be of type 'integer'; set a whole number"),
+        ("-1", "kubepar:workers:"),
+    ],
+)
+def test_a_config_error_through_make_preview_is_one_message_before_the_cli_runs(
+    bin_dir: Path, value: str, said: str
+) -> None:
+    log = _recording_pulumi(bin_dir)
+    name = f"mk{os.getpid() % 100000}"
+    stack_file = ROOT / f"Pulumi.{name}.yaml"
+    stack_file.write_text(f'config:\n  kubepar:platform: existing\n  kubepar:workers: "{value}"\n')
+    try:
+        done = make("preview", f"STACK={name}", path=f"{bin_dir}:{os.environ['PATH']}")
+    finally:
+        stack_file.unlink()
+    assert done.returncode != 0
+    said_lines = [line for line in done.stderr.splitlines() if line.startswith("stack:")]
+    # Said once (kubepar lists every problem of a config under one heading).
+    assert len(said_lines) == 1 and said in done.stderr, done.stderr
+    assert done.stderr.count(said) == 1
+    assert "Traceback" not in done.stderr
+    assert not log.exists()  # the CLI never ran

@@ -13,6 +13,8 @@ against the render of the same config instead, and say so.
 engine tests) that run the engine many times in one process.
 
 Usage (from the project root): python -m tools.stack preview|up|destroy [--stack kwok] [--yes] [--expect-no-changes]
+``check`` runs only the checks on the render (config, then the policy pack): `make up|preview`
+of every stack runs it first, so a config error is said once, by kubepar, with its fix.
 """
 
 from __future__ import annotations
@@ -224,11 +226,15 @@ def _ask(question: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["preview", "up", "destroy"])
+    parser.add_argument("command", choices=["preview", "up", "destroy", "check"])
     parser.add_argument("--stack", default="kwok")
     parser.add_argument("--yes", action="store_true", help="do not ask before changing anything")
     parser.add_argument("--expect-no-changes", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "check":
+        # `make up|preview` of any stack, before the CLI: config errors said once, with their fix.
+        _check_on_render(args.stack)
+        return 0
     if "PULUMI_CONFIG_PASSPHRASE" not in os.environ:
         raise RefusedError(
             "set PULUMI_CONFIG_PASSPHRASE first (export PULUMI_CONFIG_PASSPHRASE=<a passphrase you keep>): "
