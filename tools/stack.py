@@ -202,8 +202,12 @@ def _check_prerequisites(stack_name: str, selected: auto.Stack, command: str, ku
         )
 
 
-def _check_on_render(stack_name: str, overrides: Mapping[str, Any] | None = None) -> None:
-    """Config, then the policy pack, on the render of the same config (the CLI here cannot run the pack)."""
+def _check_on_render(
+    stack_name: str,
+    overrides: Mapping[str, Any] | None = None,
+    passed: str = "policy pack: no mandatory violation (checked on the render; the CLI here cannot run policy packs)",
+) -> None:
+    """Config, then the policy pack, on the render of the same config; ``passed`` is said when both pass."""
     try:
         capture = harness.run_program(stack_name, overrides)
     except harness.CliConfigError as error:
@@ -214,7 +218,7 @@ def _check_on_render(stack_name: str, overrides: Mapping[str, Any] | None = None
     found = violations(capture, EnforcementLevel.MANDATORY)
     if found:
         raise RefusedError("policy pack: mandatory violations:\n  " + "\n  ".join(found))
-    print("policy pack: no mandatory violation (checked on the render; the CLI here cannot run policy packs)")
+    print(passed)
 
 
 def _ask(question: str) -> bool:
@@ -233,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check":
         # `make up|preview` of any stack, before the CLI: config errors said once, with their fix.
-        _check_on_render(args.stack)
+        _check_on_render(args.stack, passed=f"config of {args.stack}: checked on the render, no problem")
         return 0
     if "PULUMI_CONFIG_PASSPHRASE" not in os.environ:
         raise RefusedError(
