@@ -15,6 +15,8 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
+from components.ground.machines import ARM_SERIES, FAMILIES, family_of
+
 from .common import range_problem, rule, stack_of, string_list
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -110,6 +112,28 @@ def _node_service_account(props: Mapping[str, Any]) -> str | None:
             "Engine's default, Cloud Build's, a service agent: project Editor or wide service rights). "
             "Use a dedicated node account."
         )
+    return None
+
+
+# GKE's boot disk when a pool names none.
+GKE_DEFAULT_DISK_TYPE = "pd-balanced"
+
+
+def _runnable_machine(props: Mapping[str, Any]) -> str | None:
+    """The pool's nodes can boot and can run kubepar's (amd64) pods."""
+    machine = str(_node_config(props).get("machineType") or "")
+    if not machine:
+        return None  # GKE's default, e2-medium
+    family = family_of(machine)
+    if family in ARM_SERIES or (family in FAMILIES and FAMILIES[family].arch != "amd64"):
+        return (
+            f"runs {machine}, an Arm (arm64) machine: GKE taints its nodes kubernetes.io/arch=arm64:NoSchedule "
+            "and kubepar's R package binaries are amd64 only. Choose an x86 family."
+        )
+    disk = str(_node_config(props).get("diskType") or GKE_DEFAULT_DISK_TYPE)
+    needed = FAMILIES[family].boot_disk if family in FAMILIES else None
+    if needed is not None and needed.startswith("hyperdisk") and not disk.startswith("hyperdisk"):
+        return f"boots {machine} from {disk}, but {family} machines boot only from Hyperdisk. Set disk_type {needed}."
     return None
 
 
@@ -274,6 +298,11 @@ POLICIES: list[ResourceValidationPolicy] = [
         "gke-node-service-account",
         "Node pools (separate or inline) run as a dedicated service account.",
         pool_rule(_node_service_account),
+    ),
+    rule(
+        "gke-pool-machine-runnable",
+        "Node pools (separate or inline) boot from a disk their machine family takes, on x86 machines.",
+        pool_rule(_runnable_machine),
     ),
     rule(
         "gke-node-auto-repair-upgrade",

@@ -103,6 +103,34 @@ def test_public_google_cloud_addresses_may_not_reach_the_api() -> None:
     assert "gcpPublicCidrsAccessEnabled" in found[0]
 
 
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        ({"machineType": "n4-standard-4", "diskType": "pd-balanced"}, "boot only from Hyperdisk"),
+        ({"machineType": "c4-highmem-8"}, "from pd-balanced, but c4 machines boot only from Hyperdisk"),
+        ({"machineType": "n4-custom-4-16384", "diskType": "pd-ssd"}, "boot only from Hyperdisk"),
+        ({"machineType": "t2a-standard-4", "diskType": "pd-balanced"}, "Arm (arm64)"),
+        ({"machineType": "c4a-standard-8", "diskType": "hyperdisk-balanced"}, "Arm (arm64)"),
+    ],
+)
+def test_a_pool_whose_machines_cannot_boot_or_run_the_pods_is_refused(node: dict[str, Any], message: str) -> None:
+    found = check("gke-pool-machine-runnable", POOL, _pool(**node))
+    assert len(found) == 1 and message in found[0], found
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        {"machineType": "e2-standard-4", "diskType": "pd-balanced"},
+        {"machineType": "n4-standard-4", "diskType": "hyperdisk-balanced"},
+        {"machineType": "c3-standard-4"},
+        {},
+    ],
+)
+def test_a_pool_of_runnable_machines_passes(node: dict[str, Any]) -> None:
+    assert check("gke-pool-machine-runnable", POOL, _pool(**node)) == []
+
+
 # Every kind of account Google creates in a project, each with project Editor or wide rights.
 DEFAULT_ACCOUNTS = (
     "default",
