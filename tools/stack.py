@@ -51,6 +51,9 @@ def engine_env(state: Path, kubeconfig: Path | None = KUBECONFIG) -> dict[str, s
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_HOME": str(state / ".pulumi-home"),
+        # The Kubernetes provider writes a kubeconfig per run to its temporary
+        # folder and leaves it there: keep those beside the state, not in /tmp.
+        "TMPDIR": str(state / ".tmp"),
     }
     if kubeconfig is not None:
         env["KUBECONFIG"] = str(kubeconfig)
@@ -90,7 +93,7 @@ def stack(
     kubeconfig: Path | None = KUBECONFIG,
 ) -> auto.Stack:
     """The stack ``name`` of the project in ``work_dir``, created in the file backend at ``state`` if new."""
-    state.mkdir(parents=True, exist_ok=True)
+    (state / ".tmp").mkdir(parents=True, exist_ok=True)
     cli = ENGINE_BIN / "pulumi"
     command = auto.PulumiCommand(root=str(ENGINE_BIN.parent), skip_version_check=True) if cli.exists() else None
     options = auto.LocalWorkspaceOptions(

@@ -36,6 +36,7 @@ def _checkout(tmp_path: Path, name: str) -> Path:
 
 def _stack(folder: Path, state: Path) -> auto.Stack:
     env = {**engine_stack.engine_env(state, None), "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER": "true"}
+    (state / ".tmp").mkdir(parents=True, exist_ok=True)
     command = auto.PulumiCommand(root=str(engine_stack.ENGINE_BIN.parent), skip_version_check=True)
     options = auto.LocalWorkspaceOptions(
         work_dir=str(folder), pulumi_command=command, env_vars=env, secrets_provider="passphrase"

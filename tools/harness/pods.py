@@ -173,8 +173,12 @@ class LocalContainer:
         return self.argv(self.spec["lifecycle"]["preStop"]["exec"]["command"])
 
     def process_env(self) -> dict[str, str]:
-        # The image's own environment: a PATH to find sh and Rscript, nothing else of ours.
-        base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+        # The image's own environment: a PATH to find sh and Rscript, nothing else of ours;
+        # and the pod's own /tmp (its emptyDir), where R and Python put their temporary
+        # files, so nothing of a pod lands in this machine's /tmp.
+        tmp = self.mounts.get("/tmp") or self.root / "pods" / self.pod_name / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TMPDIR": str(tmp)}
         if not self.spec["image"].startswith("rocker/"):
             return {**base, **self.env}
         return without_machine_libraries({**base, **rocker_library_env(self.root), **self.env}, self.root)
