@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from components import engines
 from components.config.gke import check_not_cluster_ranges, parse_gke
 from components.config.sweeps import parse_sweeps
-from components.engines.model import EnginePlugin
+from components.engines.model import EnginePlugin, PodRole
 from components.engines.python_language import parse_dask_version
 from components.engines.r_language import cran_repository, parse_r_version
 from components.ground import quantities
@@ -137,7 +137,8 @@ def parse(
         sweeps=tuple(sweeps),
     )
     if gke is not None:
-        gke = dataclasses.replace(gke, system_nodes=_system_nodes(read, gke, workload))
+        built = engines.engine_for(workload)
+        gke = dataclasses.replace(gke, system_nodes=_system_nodes(read, gke, built.roles), doors=len(built.access))
         if read.problems:
             raise ConfigError(read.problems)
     return Settings(
@@ -180,10 +181,10 @@ def check_state_backend(read: Reader, backend_in_use: str | None, stack: str) ->
         )
 
 
-def _system_nodes(read: Reader, gke: GkeSettings, workload: WorkloadSettings) -> int:
+def _system_nodes(read: Reader, gke: GkeSettings, roles: tuple[PodRole, ...]) -> int:
     """System nodes the engine's system-pool pods need at once (the estimate counts these)."""
     pods: dict[str, tuple[int, int]] = {}
-    for role in engines.engine_for(workload).roles:
+    for role in roles:
         if role.pool != SYSTEM_POOL:
             continue
         # The session mounts the results bucket on GKE: the FUSE sidecar sits beside it.

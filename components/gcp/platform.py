@@ -17,7 +17,6 @@ from typing import Any
 
 import pulumi
 
-from components import engines
 from components.gcp.apis import ProjectApis, ProjectApisArgs
 from components.gcp.cluster import Cluster, ClusterArgs
 from components.gcp.network import Network, NetworkArgs
@@ -133,9 +132,7 @@ def gke_platform(settings: Settings) -> GkePlatform:
             cluster.name,
             f" --location {gke.location} --project {gke.project} --dns-endpoint",
         ),
-        "estimatedCost": cost.for_stack(
-            gke, settings.workload, doors=len(engines.engine_for(settings.workload).access)
-        ),
+        "estimatedCost": cost.for_stack(gke, settings.workload),
     }
     return GkePlatform(
         gke=gke,

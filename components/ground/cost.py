@@ -74,10 +74,10 @@ def price_problem(machine_type: str, table: dict[str, Any] | None = None) -> str
     table = table or prices()
     family = family_of(machine_type)
     if node_price(machine_type, False, table) is None:
-        priced = sorted({*table["machines"], "e2"})
         return (
             f"kubepar has no price for {family} machines (components/ground/prices.yaml), so estimatedCost "
-            f"could not count them; choose a priced family ({', '.join(priced)}) or add its list prices there"
+            f"could not count them; choose a priced family ({', '.join(sorted(table['machines']))}) "
+            "or add its list prices there"
         )
     disk = family_facts(machine_type).boot_disk
     if disk not in table["disks_gib_month"]:
@@ -122,11 +122,8 @@ def nodes_for(count: int, per_node: int | None) -> int:
     return math.ceil(count / per_node) if per_node else 1
 
 
-def for_stack(gke: GkeSettings, workload: WorkloadSettings, *, doors: int) -> dict[str, Any] | None:
-    """The estimate for a validated GKE stack: the system nodes its pods need, the workers' nodes, no sweep.
-
-    ``doors``: the engine's user-facing ports, each a LoadBalancer when allowedSourceRanges is set.
-    """
+def for_stack(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | None:
+    """The estimate for a validated GKE stack: the system nodes its pods need, the workers' nodes, no sweep."""
     shape = quantities.machine_shape(gke.worker_machine_type)
     per_node = (
         quantities.workers_per_node(
@@ -147,6 +144,6 @@ def for_stack(gke: GkeSettings, workload: WorkloadSettings, *, doors: int) -> di
                 disk_gb=NODE_DISK_GB,
             ),
         },
-        load_balancers=doors if workload.allowed_source_ranges else 0,
+        load_balancers=gke.doors if workload.allowed_source_ranges else 0,
         volume_gb=math.ceil(quantities.memory_bytes(workload.home_size) / 1024**3),
     )

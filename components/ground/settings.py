@@ -50,6 +50,8 @@ class GkeSettings:
     """``location`` is a region: the control plane and the pools span three zones (pools keep their totals)."""
     system_nodes: int = 1
     """System nodes the session and the other system-pool pods need at once (placement arithmetic)."""
+    doors: int = 1
+    """The engine's user-facing ports: each a LoadBalancer when allowedSourceRanges is set."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from components.ground.machines import ARM_SERIES, FAMILIES, family_of
+from components.ground.machines import ARM_SERIES, FAMILIES, arm_problem, family_of
 
 from .common import range_problem, rule, stack_of, string_list
 
@@ -125,11 +125,9 @@ def _runnable_machine(props: Mapping[str, Any]) -> str | None:
     if not machine:
         return None  # GKE's default, e2-medium
     family = family_of(machine)
-    if family in ARM_SERIES or (family in FAMILIES and FAMILIES[family].arch != "amd64"):
-        return (
-            f"runs {machine}, an Arm (arm64) machine: GKE taints its nodes kubernetes.io/arch=arm64:NoSchedule "
-            "and kubepar's R package binaries are amd64 only. Choose an x86 family."
-        )
+    if family in ARM_SERIES:
+        # The same words as config's refusal (machines.py).
+        return f"runs {machine}: {arm_problem(family)}."
     disk = str(_node_config(props).get("diskType") or GKE_DEFAULT_DISK_TYPE)
     needed = FAMILIES[family].boot_disk if family in FAMILIES else None
     if needed is not None and needed.startswith("hyperdisk") and not disk.startswith("hyperdisk"):
