@@ -3,27 +3,27 @@ settings, the platform (GKE or the cluster kubectl points at), the namespace and
 role, each sweep, the outputs. Every step lives in components/ (docs/layout.md)."""
 
 import pulumi
-import pulumi_random as random
 
 from components import config, engines
 from components.config import previous
 from components.gcp.platform import GkePlatform, gke_platform, results_bucket
 from components.k8s.engine_files import EngineFiles, EngineFilesArgs
 from components.k8s.home import Home, HomeArgs
+from components.k8s.hub import hub_ground
 from components.k8s.namespace import Namespace, NamespaceArgs
 from components.k8s.providers import existing_platform
 from components.k8s.queue import Queue, QueueArgs
 from components.k8s.results import ResultsStore, results_claim
 from components.k8s.sweep import Sweep, SweepArgs
-from components.k8s.workload import Workload, WorkloadArgs
+from components.k8s.workload import Workload, WorkloadArgs, stack_password
 
 settings = config.load()
 workload = settings.workload
 engine = engines.engine_for(workload)
 platform = gke_platform(settings) if settings.gke is not None else existing_platform(settings)
 opts = platform.opts
-generated = random.RandomPassword("password", length=24, special=False) if settings.password is None else None
-password = generated.result if generated is not None else settings.password
+# The stack's login (RStudio, JupyterLab): set, or generated; the hub's users have their own.
+password = settings.password or (stack_password() if engine.needs_password else None)
 
 namespace = Namespace(
     "kubepar",
@@ -37,27 +37,26 @@ namespace = Namespace(
     opts=opts,
 )
 accounts = namespace.service_accounts
-home_args = HomeArgs(
-    namespace=namespace.name, stack=settings.stack, size=workload.home_size, protect=workload.deletion_protection
-)
-home = Home("kubepar-home", home_args, opts=opts)
+# Kept for every engine: switching a stack to the hub keeps its one user's files.
+home = Home("kubepar-home", HomeArgs.of(workload, namespace.name), opts=opts)
 claims = {"home": home.claim}
 queue = None
 if "queue" in engine.claims:
     # rBackend redis: the task queue's password and append-only file.
     queue = Queue("kubepar-queue", QueueArgs(namespace=namespace.name, stack=settings.stack), opts=opts)
     claims["queue"] = queue.claim
+# engine hub: the users' namespace, the hub's one Role, its Secret and database (components/k8s/hub.py).
+hub = hub_ground(settings, engine, namespace.name, accounts["hub"], platform, claims, opts) if workload.hub else None
 # Sweeps write results, the session reads them: a bucket on GKE, a claim elsewhere.
 if isinstance(platform, GkePlatform):
-    bucket = results_bucket(platform, settings, namespace.name, accounts["sweep"], accounts[engine.session.component])
+    reader = accounts[engine.session.component] if engine.session is not None else None
+    bucket = results_bucket(platform, settings, namespace.name, accounts["sweep"], reader)
     results, store_output = ResultsStore(bucket=bucket.bucket, ready=bucket.ready), {"resultsBucket": bucket.bucket}
 else:
     results, store_output = results_claim(workload, namespace.name, opts)
-files = EngineFiles(
-    "kubepar-files",
-    EngineFilesArgs(namespace=namespace.name, stack=settings.stack, files=engine.files, workers=workload.workers),
-    opts=opts,
-)
+scripts = engine.files | (hub.files if hub else {})
+files_args = EngineFilesArgs(namespace=namespace.name, stack=settings.stack, files=scripts, workers=workload.workers)
+files = EngineFiles("kubepar-files", files_args, opts=opts)
 
 workloads = {
     role.component: Workload(
@@ -76,6 +75,8 @@ workloads = {
             on_pools=workload.node_pools,
             api_server_cidrs=platform.api_server_cidrs,
             results=results,
+            engine_secret=hub.secret if hub is not None else None,
+            api_endpoints=platform.api_endpoints,
         ),
         opts=opts,
     )
@@ -106,7 +107,7 @@ for access in engine.access:
 for key, value in (("engine", engine.name), *engine.outputs):
     pulumi.export(key, value)
 stack_outputs = {
-    "password": pulumi.Output.secret(password),
+    "password": pulumi.Output.secret(password) if password is not None else None,
     "sweeps": {name: {"job": sweep.job, "run": sweep.run} for name, sweep in sweeps.items()},
     "namespace": namespace.name,
     # These four are read back by the next `pulumi up` (components/config/previous.py).

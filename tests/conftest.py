@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 
 from components.ground.project import PROJECT_ROOT, stack_names
 from tools import harness
@@ -39,6 +40,11 @@ def program(stack: str, **overrides: Any) -> harness.Capture:
 @pytest.fixture
 def run_program() -> Callable[..., harness.Capture]:
     return program
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The stack file's config, as written."""
+    return dict(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
 
 
 def only(items: list[Any]) -> Any:

@@ -23,7 +23,7 @@ def toy_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_the_registry_lists_the_shipped_engines_default_first() -> None:
-    assert list(engines.plugins()) == ["r", "dask"]
+    assert list(engines.plugins()) == ["r", "dask", "hub"]
 
 
 def test_a_new_engine_module_runs_the_whole_program(toy_engine: None) -> None:

@@ -13,6 +13,7 @@ import json
 import pytest
 
 from tests.conftest import STACKS, containers, program
+from tools import harness
 
 CHECKED = {
     "rocker/rstudio:4.6.1": "rocker-org/rocker-versioned2 build/args/history.tsv at 69cded5 (2026-06-30): "
@@ -21,6 +22,10 @@ CHECKED = {
     "ghcr.io/dask/dask:2026.7.1-py3.11": "dask/dask-docker .github/workflows/build.yml at 2b07a68 (2026-07-14): "
     "release 2026.7.1 for python 3.10-3.14, tagged <release>-py<python>",
     "ghcr.io/dask/dask-notebook:2026.7.1-py3.11": "dask/dask-docker .github/workflows/build.yml at 2b07a68, as above",
+    "quay.io/jupyterhub/k8s-hub:4.4.0": "jupyterhub/zero-to-jupyterhub-k8s tag 4.4.0 (2026-06-10): chartpress "
+    "publishes images/hub as quay.io/jupyterhub/k8s-hub at the chart's version",
+    "quay.io/jupyterhub/configurable-http-proxy:5.2.0": "jupyterhub/zero-to-jupyterhub-k8s jupyterhub/values.yaml at "
+    "tag 4.4.0: proxy.chp.image tag 5.2.0",
     "valkey/valkey:8.1.8": "valkey-io/valkey-io.github.io pull request 563 (2026-06-02): Docker Hub valkey/valkey "
     "tags 8.1.8, 8.1.8-trixie, 8.1.8-alpine",
 }
@@ -45,7 +50,22 @@ def images(stack: str, overrides: dict[str, str]) -> set[str]:
         for kind in ("Deployment", "Job")
         for document in capture.kubernetes(kind)
         for container in containers(document)
-    }
+    } | spawned_images(capture)
+
+
+def spawned_images(capture: harness.Capture) -> set[str]:
+    """engine hub: the images of the pods the hub starts, from the settings file it reads."""
+    found: set[str] = set()
+    for config_map in capture.kubernetes("ConfigMap"):
+        settings = json.loads((config_map.get("data") or {}).get("hub.json") or "{}")
+        for profile in settings.get("profiles", []):
+            override = profile["override"]
+            found.add(override["image"])
+            found |= {c["image"] for c in [*override["init_containers"], *override["extra_containers"]]}
+            found |= {
+                c["image"] for item in profile["objects"] if item["kind"] == "Deployment" for c in containers(item)
+            }
+    return found
 
 
 @pytest.mark.parametrize(("stack", "overrides"), VARIANTS)

@@ -11,7 +11,8 @@ import yaml
 
 from components.gcp import apis
 from components.ground import cost
-from tests.conftest import OWN_RANGE, STACKS, containers, only, program
+from components.ground.hub_rights import HUB_ROLE_NAME, same_rules
+from tests.conftest import OWN_RANGE, STACKS, containers, only, program, stack_config
 from tools import harness
 
 # What each stack declares, by type and logical name: a rename shows up here.
@@ -83,7 +84,54 @@ SWEEP_NAMES = {
 DASK_PRIVATE_NAMES = (DASK_NAMES - {("kubernetes:networking.k8s.io/v1:NetworkPolicy", "notebook-from-users")}) | {
     ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "notebook-no-ingress")
 }
+_NP = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+HUB_NAMES = {
+    ("random:index/randomId:RandomId", "hub-seed"),
+    ("kubernetes:core/v1:Namespace", "kubepar-namespace"),
+    ("kubernetes:core/v1:Namespace", "kubepar-hub-users"),
+    ("kubernetes:core/v1:ConfigMap", "kubepar-files-scripts"),
+    ("kubernetes:core/v1:ConfigMap", "kubepar-files-settings"),
+    ("kubernetes:core/v1:ConfigMap", "kubepar-hub-user-scripts"),
+    ("kubernetes:core/v1:ResourceQuota", "kubepar-hub-quota"),
+    ("kubernetes:rbac.authorization.k8s.io/v1:Role", "kubepar-hub-role"),
+    ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "kubepar-hub-role-binding"),
+    ("kubernetes:core/v1:ServiceAccount", "kubepar-hub-user-account"),
+    ("kubernetes:core/v1:ServiceAccount", "kubepar-hub"),
+    ("kubernetes:core/v1:ServiceAccount", "kubepar-proxy"),
+    ("kubernetes:core/v1:ServiceAccount", "kubepar-sweep"),
+    ("kubernetes:core/v1:Secret", "kubepar-hub-secret"),
+    ("kubernetes:core/v1:PersistentVolumeClaim", "kubepar-hub-db"),
+    ("kubernetes:core/v1:PersistentVolumeClaim", "kubepar-home-claim"),
+    ("kubernetes:apps/v1:Deployment", "hub-deployment"),
+    ("kubernetes:apps/v1:Deployment", "proxy-deployment"),
+    ("kubernetes:core/v1:Service", "hub-endpoint"),
+    ("kubernetes:core/v1:Service", "proxy-endpoint"),
+    ("kubernetes:core/v1:Service", "proxy-ui"),
+    *(
+        (_NP, name)
+        for name in (
+            "kubepar-default-deny",
+            "kubepar-dns",
+            "hub-from-clients",
+            "hub-egress",
+            "proxy-from-clients",
+            "proxy-egress",
+            "kubepar-hub-users-default-deny",
+            "kubepar-hub-users-dns",
+            "kubepar-hub-sessions-from-hub",
+            "kubepar-hub-sessions-egress",
+            "kubepar-hub-worker-internet",
+            "kubepar-hub-dask-scheduler-internet",
+            "kubepar-hub-hub-to-sessions",
+            "kubepar-hub-proxy-to-sessions",
+            "kubepar-hub-hub-from-sessions",
+        )
+    ),
+}
+GKE_HUB_NAMES = (GKE_NAMES - {("gcp:storage/bucketIAMMember:BucketIAMMember", "kubepar-results-session")}) | HUB_NAMES
 EXPECTED_NAMES = {
+    "hub": GKE_HUB_NAMES,
+    "kwok-hub": HUB_NAMES | LOCAL_NAMES,
     "local": R_NAMES | LOCAL_NAMES,
     "kwok": R_NAMES | LOCAL_NAMES,
     "dev": GKE_NAMES | R_NAMES | SWEEP_NAMES,
@@ -135,9 +183,24 @@ def test_every_kubernetes_object_validates_against_the_schema(stack: str) -> Non
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_no_cluster_wide_rbac_anywhere(stack: str) -> None:
-    kinds = {doc["kind"] for doc in harness.kubernetes_documents(program(stack))}
-    assert not kinds & {"ClusterRoleBinding", "ClusterRole", "RoleBinding", "Role"}
+def test_no_cluster_wide_rbac_anywhere_and_the_hubs_role_is_the_only_role(stack: str) -> None:
+    documents = harness.kubernetes_documents(program(stack))
+    kinds = Counter(doc["kind"] for doc in documents)
+    assert not kinds["ClusterRoleBinding"] and not kinds["ClusterRole"]
+    hub = stack_config(stack).get("kubepar:engine") == "hub"
+    assert (kinds["Role"], kinds["RoleBinding"]) == ((1, 1) if hub else (0, 0))
+    if hub:
+        role = only([doc for doc in documents if doc["kind"] == "Role"])
+        binding = only([doc for doc in documents if doc["kind"] == "RoleBinding"])
+        assert role["metadata"]["name"] == HUB_ROLE_NAME and role["metadata"]["namespace"].endswith("-users")
+        assert same_rules(role["rules"])
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": HUB_ROLE_NAME}
+        hub_pod = next(
+            doc["spec"]["template"]["spec"]
+            for doc in documents
+            if doc["kind"] == "Deployment" and doc["metadata"]["labels"]["app.kubernetes.io/component"] == "hub"
+        )
+        assert [subject["name"] for subject in binding["subjects"]] == [hub_pod["serviceAccountName"]]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -162,11 +225,16 @@ def test_no_pod_mounts_a_service_account_token(stack: str) -> None:
     capture = program(stack)
     for account in capture.kubernetes("ServiceAccount"):
         assert account["automountServiceAccountToken"] is False
-    for document in capture.kubernetes("Deployment"):
-        assert document["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    with_token = [
+        document["metadata"]["labels"]["app.kubernetes.io/component"]
+        for document in capture.kubernetes("Deployment")
+        if document["spec"]["template"]["spec"]["automountServiceAccountToken"] is not False
+    ]
+    # The hub starts the users' pods: it alone holds a token (of an account bound to its one Role).
+    assert with_token == (["hub"] if stack_config(stack).get("kubepar:engine") == "hub" else [])
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", [s for s in STACKS if stack_config(s).get("kubepar:engine") != "hub"])
 def test_password_is_a_secret_everywhere(stack: str) -> None:
     capture = program(stack)
     secret = only(capture.of_type("kubernetes:core/v1:Secret"))

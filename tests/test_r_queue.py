@@ -8,10 +8,10 @@ import kubernetes_validate
 import pytest
 
 from components.engines import model, r_queue
-from tests.conftest import STACKS, only, program
+from tests.conftest import STACKS, only, program, stack_config
 from tests.test_config import problems
 
-QUEUE_STACKS = [s for s in STACKS if s != "dask-dev"]
+QUEUE_STACKS = [s for s in STACKS if stack_config(s).get("kubepar:engine", "r") == "r"]
 
 
 def deployment(stack: str, component: str) -> dict[str, Any]:

@@ -25,6 +25,19 @@ from components.ground.settings import Settings
 __all__ = ["ConfigError", "load", "parse", "unknown_keys"]
 
 
+# Read apart, as Pulumi secrets: the password first (checked for length), then the hub's.
+SECRET_KEYS = ("password", "hubSecretSeed", "hubOAuthClientId", "hubOAuthClientSecret")
+SET_SECRET = "[secret]"
+
+
+def _plain_secret(key: str) -> list[str]:
+    """A problem when a secret key is set in plain text."""
+    full = f"{PROJECT}:{key}"
+    if pulumi.runtime.get_config(full) and not pulumi.runtime.is_config_secret(full):
+        return [f"{full}: stored in plain text; set it with `make config-secret STACK={pulumi.get_stack()} KEY={key}`"]
+    return []
+
+
 def unknown_keys(keys: list[str]) -> list[str]:
     """A problem per ``kubepar:`` key that kubepar does not read (a typo does nothing otherwise)."""
     known = set(DEFAULTS)
@@ -43,7 +56,9 @@ def load() -> Settings:
     """Read this stack's config; raise one RunError listing every problem."""
     config = pulumi.Config(PROJECT)
     # The password is read apart: as a secret, and only once it is checked.
-    raw: dict[str, str | None] = {key: config.get(key) for key in DEFAULTS if key != "password"}
+    raw: dict[str, str | None] = {key: config.get(key) for key in DEFAULTS if key not in SECRET_KEYS}
+    # The checks only ask whether a secret is set: they never see its value.
+    raw.update({key: SET_SECRET for key in SECRET_KEYS[1:] if pulumi.runtime.get_config(f"{PROJECT}:{key}")})
     gcp_project = pulumi.Config("gcp").get("project")
     password_key = f"{PROJECT}:password"
     # Read without get_secret first, to check it before anything is created.
@@ -61,6 +76,8 @@ def load() -> Settings:
         problems = list(errors.problems)
         settings = None
     problems += unknown_keys([*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.config.get_config_env()])
+    for key in SECRET_KEYS[1:]:
+        problems += _plain_secret(key)
     if password_raw is not None:
         if not pulumi.runtime.is_config_secret(password_key):
             problems.append(
@@ -80,7 +97,9 @@ def load() -> Settings:
     password = config.get_secret("password") if password_raw is not None else None
     for warning in settings.warnings:
         pulumi.log.warn(warning)
+    secrets = {key: config.get_secret(key) for key in SECRET_KEYS[1:] if pulumi.runtime.get_config(f"{PROJECT}:{key}")}
     return Settings(
+        secrets=secrets,
         stack=settings.stack,
         platform=settings.platform,
         kube_context=settings.kube_context,

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from components import engines
 from components.config.gke import check_not_cluster_ranges, parse_gke
+from components.config.hub import check_hub_doors, hub_worker_demand, parse_hub, users_quota
 from components.config.sweeps import parse_sweeps
 from components.engines.model import EnginePlugin, PodRole
 from components.engines.python_language import parse_dask_version
@@ -29,10 +30,10 @@ from components.ground.parsers import (
     parse_namespace,
     parse_snapshot,
 )
-from components.ground.pools import SYSTEM_POOL
+from components.ground.pools import SYSTEM_POOL, SYSTEM_POOL_MAX_NODES
 from components.ground.project import DEFAULTS
 from components.ground.reader import ConfigError, Reader
-from components.ground.settings import GkeSettings, Settings, WorkloadSettings
+from components.ground.settings import GkeSettings, HubSettings, Settings, WorkloadSettings
 from components.ground.sizing import (
     GCSFUSE_SIDECAR_CPU_MILLIS,
     GCSFUSE_SIDECAR_MEMORY_BYTES,
@@ -95,17 +96,35 @@ def parse(
     allowed = read.cidrs("allowedSourceRanges", "RStudio")
     kube_context = read.text("kubeContext") or None
     sweeps = parse_sweeps(read, worker_cpu, worker_memory) if not read.failed("workerCpu", "workerMemory") else []
+    hub: HubSettings | None = None
+    # What the worker pool is sized for: the workers, or engine hub's sessions' workers.
+    pool_workers, pool_cpu, pool_memory = workers, worker_cpu, worker_memory
+    if engine == "hub":
+        sizes = {
+            "cpu": scheduler_cpu,
+            "memory": scheduler_memory,
+            "worker_cpu": worker_cpu,
+            "worker_memory": worker_memory,
+        }
+        hub = parse_hub(read, sizes)
+        check_hub_doors(read, hub, allowed)
+        # The pools hold hubMaxSessions sessions of the profile whose workers ask most.
+        pool_workers, pool_cpu, pool_memory = hub_worker_demand(hub, workers, worker_cpu, worker_memory)
 
     gke: GkeSettings | None = None
     if platform == "gke":
-        gke = parse_gke(read, gcp_project, workers, worker_cpu, worker_memory, sweeps)
+        gke = parse_gke(read, gcp_project, pool_workers, pool_cpu, pool_memory, sweeps)
         check_scheduler_fits(read, gke.system_machine_type, scheduler_cpu, scheduler_memory, sidecar=True)
         check_not_cluster_ranges(read, allowed, gke)
     elif read.string_list("masterAuthorizedNetworks"):
         read.fail("masterAuthorizedNetworks", "only applies to platform gke; remove it")
     node_pools = platform == "gke" or read.boolean("nodePools")
     if platform == "existing" and node_pools and not read.failed("workerCpu", "workerMemory"):
-        check_existing_pools(read, workers, worker_cpu, worker_memory, sweeps, scheduler_cpu, scheduler_memory)
+        # A fixed pool: the hub's quota keeps sessions within it; each profile is checked below.
+        fixed = 0 if hub is not None else pool_workers
+        check_existing_pools(read, fixed, pool_cpu, pool_memory, sweeps, scheduler_cpu, scheduler_memory)
+    if hub is not None:
+        hub = dataclasses.replace(hub, quota=users_quota(read, hub, _pools(read, node_pools, gke)))
 
     deletion_protection = read.boolean("deletionProtection")
     replace_home = read.boolean("replaceHome")
@@ -135,6 +154,7 @@ def parse(
         cran_snapshot=cran_snapshot,
         cran_repository=cran_repository(r_version, cran_snapshot),
         sweeps=tuple(sweeps),
+        hub=hub,
     )
     if gke is not None:
         built = engines.engine_for(workload)
@@ -179,6 +199,15 @@ def check_state_backend(read: Reader, backend_in_use: str | None, stack: str) ->
             f"service account). Run it through make (make up STACK={stack} uses {declared}), or export "
             f"PULUMI_BACKEND_URL={declared}",
         )
+
+
+def _pools(read: Reader, node_pools: bool, gke: GkeSettings | None) -> tuple[str, int, str, int] | None:
+    """(system machine, its node ceiling, worker machine, its node ceiling) of kubepar's pools, checked,
+    or None when pods are not placed on pools (or the machine keys were refused)."""
+    if not node_pools or read.failed("systemMachineType", "workerMachineType", "workerPoolMaxNodes"):
+        return None
+    ceiling = gke.worker_pool_max_nodes if gke is not None else int(read.text("workerPoolMaxNodes") or 0)
+    return read.text("systemMachineType"), SYSTEM_POOL_MAX_NODES, read.text("workerMachineType"), ceiling
 
 
 def _system_nodes(read: Reader, gke: GkeSettings, roles: tuple[PodRole, ...]) -> int:

@@ -83,6 +83,9 @@ class Security:
     fs_group: int | None = None
     """Group that owns mounted volumes (the home volume's user group)."""
     read_only_root: bool = True
+    api_access: bool = False
+    """Mount the ServiceAccount's token: the one pod that calls the Kubernetes API (the hub, whose
+    Role is namespaced to the users' namespace). Every other pod runs without a token."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,6 +139,8 @@ class Exposure:
     internet: str = "https"
     """Egress to public addresses: ``none``, ``https`` (package repositories, object stores), ``web``
     (HTTP too: the Ubuntu archive the system library installer reads) or ``all``."""
+    api_server: bool = False
+    """Egress to the Kubernetes API server (the hub, which starts the users' pods)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,6 +170,8 @@ class PodRole:
     outputs and read access to the sweep results."""
     password_env: str | None = None
     """Variable that receives the stack's password (from a Secret); sessions only."""
+    secret_env: tuple[tuple[str, str], ...] = ()
+    """(variable, key) pairs filled from the engine's own Secret (the hub's: components/k8s/hub.py)."""
     installer: Installer | None = None
     """Extra packages for this role's pods, or None."""
     security: Security = field(default_factory=Security)
@@ -206,14 +213,23 @@ class Engine:
     """User-facing ports reported as stack outputs; the first is the session's."""
     outputs: tuple[tuple[str, str | int], ...] = ()
     """Plain stack outputs of the engine (its version, its login user)."""
+    claim_sizes: tuple[tuple[str, str], ...] = ()
+    """Claims of the engine's own besides ``home`` and ``queue``, with their sizes (the hub's database)."""
+    sessions_spawned: bool = False
+    """The users' sessions are started later, by the hub, not declared as a role."""
 
     @property
-    def session(self) -> PodRole:
-        """The one role that is the user's session."""
+    def session(self) -> PodRole | None:
+        """The one role that is the user's session; None when the hub spawns sessions."""
         sessions = [role for role in self.roles if role.session]
-        if len(sessions) != 1:
+        if len(sessions) != (0 if self.sessions_spawned else 1):
             raise ValueError(f"engine {self.name} has {len(sessions)} session roles; it needs exactly one")
-        return sessions[0]
+        return sessions[0] if sessions else None
+
+    @property
+    def needs_password(self) -> bool:
+        """Whether a role logs in with the stack's password (the hub's users have their own)."""
+        return any(role.password_env for role in self.roles)
 
     @property
     def claims(self) -> tuple[str, ...]:

@@ -72,6 +72,8 @@ class Cluster(pulumi.ComponentResource):
     name: pulumi.Output[str]
     endpoint: pulumi.Output[str]
     """The IP endpoint (pods' egress excludes it)."""
+    private_endpoint: pulumi.Output[str]
+    """The control plane's private address, which the nodes use."""
     dns_endpoint: pulumi.Output[str]
     """The DNS-based endpoint every kubeconfig of the stack uses."""
     kubeconfig: pulumi.Output[str]
@@ -214,6 +216,10 @@ class Cluster(pulumi.ComponentResource):
 
         self.name = cluster.name
         self.endpoint = cluster.endpoint
+        # Private nodes reach the control plane at its private endpoint: the hub's API calls go there.
+        self.private_endpoint = cluster.private_cluster_config.apply(
+            lambda config: str(getattr(config, "private_endpoint", None) or "") if config else ""
+        )
         self.dns_endpoint = dns_endpoint
         self.kubeconfig = pulumi.Output.secret(kubeconfig)
         self.node_service_account_email = node_account.email

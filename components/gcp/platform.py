@@ -43,6 +43,8 @@ class GkePlatform:
     api_server_cidrs: pulumi.Input[list[str]] | None
     """The API server's public address as a /32: no pod reaches it."""
     apis: tuple[pulumi.Resource, ...]
+    api_endpoints: pulumi.Input[list[str]] | None = None
+    """The API server's addresses (public and private) as /32s: the hub, alone, reaches them."""
     outputs: dict[str, Any] = field(default_factory=dict)
     kube_context: pulumi.Input[str] | None = None
     """The kubectl context ``kubectlSetup`` writes for this cluster (gcloud's naming)."""
@@ -133,6 +135,7 @@ def gke_platform(settings: Settings) -> GkePlatform:
             f" --location {gke.location} --project {gke.project} --dns-endpoint",
         ),
         "estimatedCost": cost.for_stack(gke, settings.workload),
+        **({"hubCost": cost.hub_costs(gke, settings.workload)} if settings.workload.hub is not None else {}),
     }
     return GkePlatform(
         gke=gke,
@@ -145,6 +148,9 @@ def gke_platform(settings: Settings) -> GkePlatform:
             lambda e: [*([f"{e}/32"] if e else []), *not_excluded((gke.node_cidr, gke.pod_cidr, gke.service_cidr))]
         ),
         apis=services,
+        api_endpoints=pulumi.Output.all(cluster.endpoint, cluster.private_endpoint).apply(
+            lambda addresses: [f"{address}/32" for address in addresses if address]
+        ),
         outputs=outputs,
         kube_context=pulumi.Output.concat(f"gke_{gke.project}_{gke.location}_", cluster.name),
     )
@@ -155,7 +161,7 @@ def results_bucket(
     settings: Settings,
     namespace: pulumi.Input[str],
     writer: pulumi.Input[str],
-    reader: pulumi.Input[str],
+    reader: pulumi.Input[str] | None,
 ) -> ResultsBucket:
     """The sweep results bucket in the cluster's region: objects written by the ``writer`` Kubernetes
     service account (the sweeps'), read by the ``reader`` (the session's), and nobody else;
@@ -168,7 +174,8 @@ def results_bucket(
             stack=settings.stack,
             protect=settings.workload.deletion_protection,
             writers={"sweeps": Principal(namespace=namespace, service_account=writer)},
-            readers={"session": Principal(namespace=namespace, service_account=reader)},
+            # engine hub: the users' sessions do not mount the bucket (docs/hub.md).
+            readers={"session": Principal(namespace=namespace, service_account=reader)} if reader is not None else {},
             apis=platform.apis,
         ),
     )

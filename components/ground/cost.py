@@ -139,7 +139,8 @@ def for_stack(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | 
             ),
             "worker": Pool(
                 machine_type=gke.worker_machine_type,
-                nodes=nodes_for(workload.workers, per_node),
+                # engine hub: no session runs until someone starts one (hub_costs prices them).
+                nodes=nodes_for(0 if workload.hub is not None else workload.workers, per_node),
                 spot=gke.spot,
                 disk_gb=NODE_DISK_GB,
             ),
@@ -147,3 +148,38 @@ def for_stack(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | 
         load_balancers=gke.doors if workload.allowed_source_ranges else 0,
         volume_gb=math.ceil(quantities.memory_bytes(workload.home_size) / 1024**3),
     )
+
+
+def hub_costs(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | None:
+    """engine hub: USD per hour that one running session of each profile adds to the idle hub.
+
+    Its workers' nodes (whole nodes: the pool scales by node), a system node of its own when the
+    session does not fit beside the hub, and its home volume. Sessions of several users share
+    nodes, so this is each profile's ceiling, not a share.
+    """
+    hub = workload.hub
+    if hub is None:
+        return None
+    table = prices()
+    system_price = node_price(gke.system_machine_type, False, table)
+    worker_price = node_price(gke.worker_machine_type, gke.spot, table)
+    system_shape = quantities.machine_shape(gke.system_machine_type)
+    worker_shape = quantities.machine_shape(gke.worker_machine_type)
+    if system_price is None or worker_price is None or system_shape is None or worker_shape is None:
+        return None
+    home = quantities.memory_bytes(workload.home_size) / 1024**3 * float(table["disks_gib_month"][HOME_DISK_TYPE])
+    profiles: dict[str, float] = {}
+    for profile in hub.profiles:
+        cpu, memory = quantities.cpu_millis(profile.cpu), quantities.memory_bytes(profile.memory)
+        system_cpu, system_memory = quantities.allocatable(system_shape)
+        # The hub and proxy take 700m and 1.25Gi of the first system node.
+        beside_hub = cpu + 700 <= system_cpu and memory + 1280 * 1024**2 <= system_memory
+        per_node = quantities.workers_per_node(
+            worker_shape, quantities.cpu_millis(profile.worker_cpu), quantities.memory_bytes(profile.worker_memory)
+        )
+        workers = nodes_for(profile.workers, per_node) * worker_price
+        profiles[profile.name] = round((0 if beside_hub else system_price) + workers + home / HOURS_PER_MONTH, 3)
+    return {
+        "usdPerHourPerSession": profiles,
+        "note": "on top of estimatedCost (the hub alone); each running session adds its profile's figure at most",
+    }

@@ -7,7 +7,7 @@ Invariant: a model exists only once every value in it is valid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 MAINTENANCE_HOURS = 6
@@ -85,6 +85,45 @@ class SweepSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HubProfile:
+    """One kind of session a hub user may start."""
+
+    name: str
+    """Shown in the hub's list; also its slug (a DNS label)."""
+    session: str
+    """``rstudio`` (RStudio and R workers that dial in) or ``jupyterlab`` (JupyterLab, a Dask
+    scheduler and Dask workers)."""
+    cpu: str
+    memory: str
+    workers: int
+    worker_cpu: str
+    worker_memory: str
+    groups: tuple[str, ...] = ()
+    """Hub groups offered this profile; empty: everyone."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubSettings:
+    """engine hub: who logs in, what they may start, when it stops."""
+
+    authenticator: str
+    """``native``, ``github``, ``google`` or ``oidc``."""
+    admins: tuple[str, ...]
+    users: tuple[str, ...]
+    """OAuth: who may log in besides admins and group members."""
+    groups: tuple[tuple[str, tuple[str, ...]], ...]
+    """(group, members), applied at every hub start."""
+    profiles: tuple[HubProfile, ...]
+    idle_minutes: int
+    max_sessions: int
+    domain: str | None
+    oidc_issuer: str | None = None
+    quota: tuple[int, int] = (0, 0)
+    """The users' namespace's ResourceQuota: CPU millis and memory bytes their pods may request at
+    once (what the pools' ceilings hold besides the hub, or hubMaxSessions of the largest profile)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class WorkloadSettings:
     """Settings of what runs in the cluster; the same on every platform."""
 
@@ -133,6 +172,8 @@ class WorkloadSettings:
     """URL of that snapshot for the rocker image's Ubuntu release (Linux binaries)."""
     sweeps: tuple[SweepSettings, ...] = ()
     """Parameter sweeps, sorted by name (keyed by name: reordering config renames nothing)."""
+    hub: HubSettings | None = None
+    """engine hub's own settings; None for every other engine."""
 
     def option(self, key: str) -> str | None:
         """The selected engine's own key, or None when that engine has no such key."""
@@ -152,5 +193,8 @@ class Settings:
     password: Any = None
     """The login password from ``kubepar:password``, a Pulumi secret (``pulumi.Output[str]``) that
     config.load() sets; None to generate one."""
+    secrets: dict[str, Any] = field(default_factory=dict)
+    """The other secret keys that are set (hubSecretSeed, hubOAuthClientId, hubOAuthClientSecret), as
+    Pulumi secrets, by key."""
     warnings: tuple[str, ...] = ()
     """Valid settings that cost or risk more than expected (``pulumi preview`` shows them)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.ground.settings import WorkloadSettings
 from components.k8s.labels import labels, object_meta
 
 # Where the claim lived before it had a component of its own: the Workload of
@@ -35,6 +36,12 @@ class HomeArgs:
     """Requested size (Kubernetes quantity); can grow, never shrink."""
     protect: bool
     """Pulumi-protect the claim (deletionProtection)."""
+
+    @classmethod
+    def of(cls, settings: WorkloadSettings, namespace: pulumi.Input[str]) -> HomeArgs:
+        return cls(
+            namespace=namespace, stack=settings.stack, size=settings.home_size, protect=settings.deletion_protection
+        )
 
 
 class Home(pulumi.ComponentResource):

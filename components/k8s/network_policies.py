@@ -41,7 +41,11 @@ METADATA_SERVER = ("169.254.169.254/32", 80)
 
 def internet_rule(role: PodRole, api_server_cidrs: pulumi.Input[list[str]] | None) -> dict[str, Any] | None:
     """The egress rule to public addresses, or None when the role needs none."""
-    internet = role.exposure.internet
+    return internet_egress(role.exposure.internet, api_server_cidrs)
+
+
+def internet_egress(internet: str, api_server_cidrs: pulumi.Input[list[str]] | None) -> dict[str, Any] | None:
+    """The egress rule to public addresses for an ``Exposure.internet`` level, or None for ``none``."""
     if internet == "none":
         return None
     excluded = pulumi.Output.from_input(api_server_cidrs or []).apply(lambda cidrs: [*PRIVATE_RANGES, *(cidrs or [])])
@@ -118,15 +122,33 @@ def egress_rules(
     stack: str,
     api_server_cidrs: pulumi.Input[list[str]] | None,
     metadata_server: bool = False,
+    api_endpoints: pulumi.Input[list[str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """``metadata_server``: the pod mounts the results bucket on GKE (its FUSE sidecar needs a token)."""
+    """``metadata_server``: the pod mounts the results bucket on GKE (its FUSE sidecar needs a token).
+    ``api_endpoints``: the API server's addresses, for a role with ``exposure.api_server``."""
     rules = _to_components(stack, tuple((edge.server, edge.port) for edge in edges if edge.client == role.component))
     internet = internet_rule(role, api_server_cidrs)
     if internet is not None:
         rules.append(internet)
     if metadata_server:
         rules.append(metadata_server_rule())
+    if role.exposure.api_server:
+        rules.append(api_server_rule(api_endpoints))
     return rules
+
+
+# The API server's ports: 443 on GKE's endpoints, 6443 on most other clusters'.
+API_SERVER_PORTS = (443, 6443)
+
+
+def api_server_rule(api_endpoints: pulumi.Input[list[str]] | None) -> dict[str, Any]:
+    """Egress to the Kubernetes API server: its addresses where the platform knows them (GKE's
+    endpoints), else any address on the API server's ports (an existing cluster's)."""
+    ports = [{"protocol": "TCP", "port": port} for port in API_SERVER_PORTS]
+    if api_endpoints is None:
+        return {"ports": ports}
+    blocks = pulumi.Output.from_input(api_endpoints).apply(lambda cidrs: [{"ip_block": {"cidr": c}} for c in cidrs])
+    return {"to": blocks, "ports": ports}
 
 
 def create(
@@ -141,6 +163,7 @@ def create(
     api_server_cidrs: pulumi.Input[list[str]] | None,
     opts: pulumi.ResourceOptions,
     metadata_server: bool = False,
+    api_endpoints: pulumi.Input[list[str]] | None = None,
 ) -> None:
     """Declare the role's policies: ``<name>-<door>`` for ingress, ``<name>-egress``."""
     own = {"match_labels": selector(stack, role.component)}
@@ -159,5 +182,5 @@ def create(
     if not doors:
         # Selects the role and allows nothing in: these pods only dial out.
         policy("no-ingress", {"policy_types": ["Ingress"]})
-    egress = egress_rules(role, edges, stack, api_server_cidrs, metadata_server)
+    egress = egress_rules(role, edges, stack, api_server_cidrs, metadata_server, api_endpoints)
     policy("egress", {"policy_types": ["Egress"], "egress": egress})

@@ -187,10 +187,14 @@ def checkov_annotations(role: PodRole) -> dict[str, str]:
 
 def pod_annotations(role: PodRole) -> dict[str, str]:
     """Annotations of the pod template."""
-    if role.disruption.safe_to_evict:
-        return {}
-    # The cluster autoscaler would otherwise move these pods to empty a node.
-    return {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}
+    annotations = {}
+    if role.security.api_access:
+        # The policy pack admits a token only where the pod says it calls the API (the hub).
+        annotations["kubepar.dev/api-token"] = "true"
+    if not role.disruption.safe_to_evict:
+        # The cluster autoscaler would otherwise move these pods to empty a node.
+        annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"] = "false"
+    return annotations
 
 
 def pod_spec(
@@ -205,6 +209,7 @@ def pod_spec(
     results_volume: dict[str, Any] | None = None,
     results_read_only: bool = True,
     queue_secret: pulumi.Input[str] | None = None,
+    engine_secret: pulumi.Input[str] | None = None,
 ) -> dict[str, Any]:
     """The pod spec of ``role`` (snake_case keys, as the Pulumi SDK takes them).
 
@@ -217,6 +222,12 @@ def pod_spec(
         env.append(
             {"name": role.password_env, "value_from": {"secret_key_ref": {"name": password_secret, "key": "password"}}}
         )
+    if role.secret_env and engine_secret is None:
+        raise ValueError(f"role {role.component} needs the engine's Secret")
+    env += [
+        {"name": name, "value_from": {"secret_key_ref": {"name": engine_secret, "key": key}}}
+        for name, key in role.secret_env
+    ]
     if role.storage.claim is None:
         env += [{"name": "HOME", "value": TMP_DIR}, {"name": "TMPDIR", "value": TMP_DIR}]
     env += thread_env(role.blas_threads)
@@ -293,7 +304,8 @@ def pod_spec(
         pod_security.update({"fs_group": role.security.fs_group, "fs_group_change_policy": "OnRootMismatch"})
     spec: dict[str, Any] = {
         "service_account_name": service_account,
-        "automount_service_account_token": False,
+        # Only the hub calls the Kubernetes API; every other pod has no token.
+        "automount_service_account_token": role.security.api_access,
         # No KUBEPAR_SCHEDULER_PORT=tcp://... and friends from every Service in
         # the namespace: pods get exactly the variables the engine declares.
         "enable_service_links": False,

@@ -36,6 +36,8 @@ class ExistingPlatform:
     opts: pulumi.ResourceOptions
     # Unknown here: the private ranges every egress policy excludes cover an in-cluster endpoint.
     api_server_cidrs: pulumi.Input[list[str]] | None = None
+    api_endpoints: pulumi.Input[list[str]] | None = None
+    """Unknown: the hub reaches any address on the API server's ports."""
     outputs: dict[str, Any] = field(default_factory=dict)
     kube_context: pulumi.Input[str] | None = None
     """kubectl's context for this cluster (kubeContext), or None: the current one."""

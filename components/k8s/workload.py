@@ -54,6 +54,10 @@ class WorkloadArgs:
     """The queue's Secret (password files), for roles with ``queue_auth`` (rBackend redis)."""
     results: ResultsStore | None = None
     """The sweep results store, mounted read-only in the user's session."""
+    engine_secret: pulumi.Input[str] | None = None
+    """The engine's own Secret, for roles with ``secret_env`` (the hub's keys)."""
+    api_endpoints: pulumi.Input[list[str]] | None = None
+    """The API server's addresses, for a role that calls it (the hub)."""
 
 
 class Workload(pulumi.ComponentResource):
@@ -97,6 +101,7 @@ class Workload(pulumi.ComponentResource):
             claim=args.claim,
             on_pools=args.on_pools,
             queue_secret=args.queue_secret,
+            engine_secret=args.engine_secret,
             results_volume=None
             if results is None
             else results.volume(read_only=True, uid=user, gid=role.security.fs_group or user),
@@ -200,6 +205,7 @@ class Workload(pulumi.ComponentResource):
             api_server_cidrs=args.api_server_cidrs,
             opts=child,
             metadata_server=results is not None and results.mounts_bucket,
+            api_endpoints=args.api_endpoints,
         )
 
         self.namespace = args.namespace
@@ -236,6 +242,13 @@ class Workload(pulumi.ComponentResource):
         else:
             url = pulumi.Output.from_input(f"http://localhost:{port}")
         return url, forward
+
+
+def stack_password() -> pulumi.Output[str]:
+    """A login password generated once and kept in the stack's state (``make output KEY=password``)."""
+    import pulumi_random as random
+
+    return random.RandomPassword("password", length=24, special=False).result
 
 
 def _load_balancer_address(status: object) -> str | None:

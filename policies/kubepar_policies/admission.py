@@ -85,6 +85,8 @@ KNOWN_TYPES = {
     "gcp:serviceaccount/iAMMember:IAMMember",
     "gcp:serviceaccount/iAMBinding:IAMBinding",
     "random:index/randomPassword:RandomPassword",
+    # engine hub: the seed of the hub's keys, generated once (components/k8s/hub.py).
+    "random:index/randomId:RandomId",
     # kubepar's one-time IAM wait before the cluster (components/gcp/propagation.py).
     "pulumi-python:dynamic:Resource",
 }

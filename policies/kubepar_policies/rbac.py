@@ -2,8 +2,10 @@
 
 Owns: every resource type that creates or changes RBAC (Role, ClusterRole,
 RoleBinding, ClusterRoleBinding, any API version, and their Patch variants).
-kubepar's pods call no Kubernetes API, so the stack has no RBAC object of its
-own; these rules stop a contribution that adds one carelessly.
+kubepar's pods call no Kubernetes API, but for the hub (engine hub), which
+starts the users' pods through one namespaced Role: that Role is allowed by
+name and exact rules (components/ground/hub_rights.py), and any other Role or
+ClusterRole with its rights is still refused.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+
+from components.ground.hub_rights import HUB_ROLE_NAME, same_rules
 
 from .common import describe, is_kind, object_name, rule, string_list
 
@@ -157,8 +161,19 @@ def _dangerous_rights(args: ResourceValidationArgs, report: ReportViolation) -> 
     name = object_name(args)
     if name is not None and name in (args.get_config().get("allowedRoles") or []):
         return
-    rights = granted(list(args.props.get("rules") or []))
-    if rights:
+    rules = list(args.props.get("rules") or [])
+    hub_role = is_kind(args.resource_type, "Role", group=RBAC_GROUP) and name == HUB_ROLE_NAME
+    if hub_role and same_rules(rules):
+        # The hub's one Role, namespaced, exactly as components/ground/hub_rights.py declares it.
+        return
+    rights = granted(rules)
+    if rights and hub_role:
+        report(
+            f"{describe(args)} is named as the hub's Role but does not grant exactly its rules "
+            f"(components/ground/hub_rights.py): it grants {'; '.join(rights)}. Give it exactly those rules.",
+            None,
+        )
+    elif rights:
         report(
             f"{describe(args)} grants {'; '.join(rights)}. kubepar's pods call no Kubernetes API; remove these "
             "rights, or set metadata.name and add that name to allowedRoles in the policy config.",

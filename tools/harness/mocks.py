@@ -126,6 +126,9 @@ class RecordingMocks(pulumi_mocks.Mocks):
         elif typ == "random:index/randomPassword:RandomPassword":
             digest = hashlib.sha256(args.name.encode()).hexdigest()
             state["result"] = f"MockPw{digest[:18]}"
+        elif typ == "random:index/randomId:RandomId":
+            # As the provider computes it: byte_length random bytes, here from the name.
+            state["hex"] = hashlib.sha256(args.name.encode()).hexdigest()[: 2 * int(inputs["byteLength"])]
         elif typ.startswith("gcp:"):
             state.setdefault("name", _autoname(args.name))
         return f"{args.name}-id", state

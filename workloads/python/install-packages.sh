@@ -19,7 +19,11 @@ mkdir -p "$library"
 
 log="$(mktemp "${TMPDIR:-/tmp}/kubepar-pip.XXXXXX")"
 constraints="$(mktemp "${TMPDIR:-/tmp}/kubepar-image.XXXXXX")"
-python -m pip list --disable-pip-version-check --format=freeze >"$constraints" 2>/dev/null
+# KUBEPAR_REPLACE: image packages this install may replace (the hub's sessions pin the hub's own
+# jupyterhub, whatever the notebook image holds); every other image package stays fixed.
+replace="$(echo "${KUBEPAR_REPLACE:-}" | tr ' ' '|')"
+python -m pip list --disable-pip-version-check --format=freeze 2>/dev/null \
+    | { if [ -n "$replace" ]; then grep -v -i -E "^($replace)=="; else cat; fi; } >"$constraints"
 echo "kubepar: installing $packages into $library (the image's $(wc -l <"$constraints") packages fixed)"
 # shellcheck disable=SC2086 # one word per requirement
 if python -m pip install --no-cache-dir --disable-pip-version-check --no-warn-script-location \
