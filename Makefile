@@ -60,7 +60,20 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt constraints-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install -q -r requirements-checkov.txt -c constraints-checkov.txt
 	touch $@
 
-venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+# engine hub's tests run the hub image's JupyterHub (PyPI, its own pins) and the proxy
+# (npm, the chart's configurable-http-proxy) as local processes.
+HUB_VENV := .venv-hub
+HUB_PROXY := build/hub/node_modules/.bin/configurable-http-proxy
+$(HUB_VENV)/.installed: requirements-hub.txt constraints-hub.txt
+	$(PYTHON) -m venv $(HUB_VENV)
+	$(HUB_VENV)/bin/pip install -q --upgrade pip
+	$(HUB_VENV)/bin/pip install -q -r requirements-hub.txt -c constraints-hub.txt
+	touch $@
+
+$(HUB_PROXY):
+	npm install --silent --no-audit --no-fund --prefix build/hub configurable-http-proxy@5.2.0
+
+venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(HUB_VENV)/.installed $(HUB_PROXY)
 
 ## The test command (README, CI): lint, types, mock tests, policies, checkov, renders, e2e with real R,
 ## and the real engine (Pulumi CLI, Kubernetes provider, control plane) on the kwok stack.

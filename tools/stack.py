@@ -23,6 +23,7 @@ import argparse
 import multiprocessing
 import os
 import runpy
+import secrets
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -198,7 +199,14 @@ _CLI_FIXES = (
 def _check_prerequisites(stack_name: str, selected: auto.Stack, command: str, kubeconfig: Path = KUBECONFIG) -> None:
     if not kubeconfig.exists():
         raise RefusedError("no local control plane is running: make cluster (then this again)")
-    if command != "destroy" and "kubepar:password" not in selected.get_all_config():
+    config = selected.get_all_config()
+    if command != "destroy" and config.get("kubepar:engine") is not None and config["kubepar:engine"].value == "hub":
+        if "kubepar:hubSecretSeed" not in config:
+            # The hub's keys derive from it; the random provider that would make one is not built here.
+            selected.set_config("kubepar:hubSecretSeed", auto.ConfigValue(value=secrets.token_hex(32), secret=True))
+            print(f"set kubepar:hubSecretSeed of stack {stack_name} (a secret the hub's keys derive from; kept)")
+        return
+    if command != "destroy" and "kubepar:password" not in config:
         raise RefusedError(
             f"stack {stack_name} has no login password, and the engine built here has no random provider to "
             f"make one: make config-secret STACK={stack_name} KEY=password (12 characters or more)"

@@ -227,15 +227,21 @@ def parse_hub(read: Reader, defaults: dict[str, str]) -> HubSettings:
 def profile_pods(profile: HubProfile) -> tuple[tuple[int, int], tuple[int, int], int]:
     """((CPU millis, memory bytes) on the system pool, (per worker), workers) of one running session.
 
-    A JupyterLab session also runs its own Dask scheduler beside it on the system pool.
+    An RStudio session's pod holds RStudio (the profile's size) and its small single-user server;
+    a JupyterLab session with workers also runs its own Dask scheduler on the system pool.
     """
     cpu, memory = quantities.cpu_millis(profile.cpu), quantities.memory_bytes(profile.memory)
+    if profile.session == "rstudio":
+        cpu += quantities.cpu_millis(RSTUDIO_FRONT[0])
+        memory += quantities.memory_bytes(RSTUDIO_FRONT[1])
     if profile.session == "jupyterlab" and profile.workers:
         cpu, memory = cpu + DASK_SCHEDULER[0], memory + DASK_SCHEDULER[1]
     worker = (quantities.cpu_millis(profile.worker_cpu), quantities.memory_bytes(profile.worker_memory))
     return (cpu, memory), worker, profile.workers
 
 
+# An RStudio session's single-user server only forwards to RStudio: the profile's size is RStudio's.
+RSTUDIO_FRONT = ("250m", "512Mi")
 # Each JupyterLab session's own Dask scheduler: small, it only routes tasks.
 DASK_SCHEDULER = (500, 1024**3)
 DASK_SCHEDULER_SIZE = ("500m", "1Gi")

@@ -97,7 +97,8 @@ class HubGround(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/audit": "restricted",
                 },
             },
-            opts=child,
+            # Deleting it deletes every user's home claim: deletionProtection keeps it.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         in_users = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         k8s.core.v1.ServiceAccount(
@@ -295,8 +296,8 @@ def quota_hard(settings: WorkloadSettings) -> dict[str, str]:
     return {
         "requests.cpu": f"{cpu}m",
         "limits.cpu": f"{cpu}m",
-        "requests.memory": str(memory),
-        "limits.memory": str(memory),
+        "requests.memory": f"{memory // 1024**2}Mi",
+        "limits.memory": f"{memory // 1024**2}Mi",
         # A session, its Dask scheduler and its workers, hubMaxSessions times.
         "pods": str(hub.max_sessions * (2 + most_workers)),
     }

@@ -19,6 +19,7 @@ import dataclasses
 import re
 from typing import Any
 
+from components.config.hub import RSTUDIO_FRONT
 from components.engines import dask as dask_engine
 from components.engines import r as r_engine
 from components.engines.hub import PROXY_API_PORT, PROXY_API_SERVICE, hub_url
@@ -117,13 +118,15 @@ def _notebook_role(settings: WorkloadSettings, profile: HubProfile) -> PodRole:
         env = (("DASK_SCHEDULER_ADDRESS", f"tcp://{_endpoint(settings)}:{dask_engine.DASK_SCHEDULER_PORT}"),)
     if profile.session == "rstudio":
         env = (("JUPYTER_CONFIG_PATH", SCRIPTS_DIR),)
+    # An RStudio session's server only forwards to RStudio, which gets the profile's size.
+    cpu, memory = RSTUDIO_FRONT if profile.session == "rstudio" else (profile.cpu, profile.memory)
     return PodRole(
         component=SESSION,
         image=_notebook_image(settings),
         env=env,
-        cpu=profile.cpu,
-        memory=profile.memory,
-        blas_threads=whole_cpus(profile.cpu),
+        cpu=cpu,
+        memory=memory,
+        blas_threads=whole_cpus(cpu),
         installer=installer,
         security=Security(run_as_user=JOVYAN_UID, fs_group=USERS_GID, read_only_root=False),
         storage=Storage(claim=Claim(name="home", path=JOVYAN_HOME)),
@@ -298,8 +301,8 @@ def session_pieces(settings: WorkloadSettings, profile: HubProfile, idle_minutes
         extra_containers = rstudio["containers"]
         init_containers += rstudio.get("initContainers", [])
         volumes += [volume for volume in rstudio["volumes"] if volume["name"] not in {v["name"] for v in volumes}]
-    cpu = cpu_millis(profile.cpu) / 1000
-    memory = memory_bytes(profile.memory)
+    cpu = cpu_millis(notebook.cpu) / 1000
+    memory = memory_bytes(notebook.memory)
     return {
         "image": notebook.image,
         "cpu_limit": cpu,

@@ -254,12 +254,14 @@ c.KubeSpawner.automount_service_account_token = False
 c.KubeSpawner.port = 8888
 c.KubeSpawner.cmd = ["jupyterhub-singleuser"]
 c.KubeSpawner.allow_privilege_escalation = False
-c.KubeSpawner.extra_labels = {
+# kubepar's labels on sessions and home claims, so the namespace's NetworkPolicies select them
+# (KubeSpawner's own name and component labels would otherwise replace these).
+c.KubeSpawner.common_labels = {
     "app.kubernetes.io/name": "kubepar",
     "app.kubernetes.io/instance": settings["stack"],
-    "app.kubernetes.io/component": "session",
     "app.kubernetes.io/managed-by": "kubepar-hub",
 }
+c.KubeSpawner.component_label = "session"
 c.KubeSpawner.extra_annotations = {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}
 # The package installers run before the server: allow for them.
 c.KubeSpawner.start_timeout = 900
