@@ -121,8 +121,10 @@ def parse(
     node_pools = platform == "gke" or read.boolean("nodePools")
     if platform == "existing" and node_pools and not read.failed("workerCpu", "workerMemory"):
         # A fixed pool: the hub's quota keeps sessions within it; each profile is checked below.
-        fixed = 0 if hub is not None else pool_workers
-        check_existing_pools(read, fixed, pool_cpu, pool_memory, sweeps, scheduler_cpu, scheduler_memory)
+        if hub is not None:
+            check_existing_pools(read, 0, worker_cpu, worker_memory, sweeps, scheduler_cpu, scheduler_memory)
+        else:
+            check_existing_pools(read, pool_workers, pool_cpu, pool_memory, sweeps, scheduler_cpu, scheduler_memory)
     if hub is not None:
         hub = dataclasses.replace(hub, quota=users_quota(read, hub, _pools(read, node_pools, gke)))
 

@@ -1,0 +1,242 @@
+"""engine hub under the mock engine: its config checks, what it renders, and what it promises users.
+
+The real hub runs in tests/engine/test_hub.py; here, every problem of the hub
+keys is named by its key before anything exists, and the rendered settings
+the hub reads hold the pods each profile promises.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from components import config
+from components.ground import quantities
+from components.ground.hub_rights import HUB_ROLE_RULES
+from tests.conftest import OWN_RANGE, containers, only, program
+from tools.harness.network import Address, Pod, connects
+
+HUB = {
+    "platform": "existing",
+    "engine": "hub",
+    "nodePools": "true",
+    "systemMachineType": "e2-standard-4",
+    "workerMachineType": "e2-standard-4",
+    "workerPoolMaxNodes": "2",
+    "hubAdmins": '["admin"]',
+    "hubMaxSessions": "4",
+    "hubProfiles": json.dumps([{"name": "rstudio", "session": "rstudio", "cpu": "1", "memory": "2Gi"}]),
+}
+
+
+def parse(**raw: Any) -> config.Settings:
+    values = {**HUB, **raw}
+    return config.parse({k: v for k, v in values.items() if v is not None}, stack="t", gcp_project=None)
+
+
+def problems(**raw: Any) -> list[str]:
+    with pytest.raises(config.ConfigError) as caught:
+        parse(**raw)
+    return caught.value.problems
+
+
+def profiles(*entries: dict[str, Any]) -> str:
+    return json.dumps(list(entries))
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "words"),
+    [
+        ({"hubProfiles": profiles({"name": "x", "session": "shiny"})}, "hubProfiles[x].session", "not a session kind"),
+        (
+            {"hubProfiles": profiles({"name": "x", "session": "rstudio", "workers": 9, "workerCpu": "3"})},
+            "hubProfiles[x].workers",
+            "the worker pool has at most 2",
+        ),
+        (
+            {"hubProfiles": profiles({"name": "x", "session": "rstudio", "workers": 1, "workerCpu": "6"})},
+            "hubProfiles[x].workerCpu",
+            "does not fit",
+        ),
+        ({"hubAdmins": "[]"}, "hubAdmins", "lists nobody"),
+        (
+            {"hubProfiles": profiles({"name": "x", "session": "rstudio", "groups": ["lab"]})},
+            "hubProfiles[x].groups",
+            "nobody but the admins would see",
+        ),
+        (
+            {
+                "hubGroups": json.dumps([{"name": "lab", "members": []}]),
+                "hubProfiles": profiles({"name": "x", "session": "rstudio", "groups": ["lab"]}),
+            },
+            "hubProfiles[x].groups",
+            "has no members",
+        ),
+        (
+            {"hubProfiles": profiles({"name": "x", "session": "rstudio", "wrkers": 2})},
+            "hubProfiles[x].wrkers",
+            "did you mean workers",
+        ),
+        ({"hubProfiles": profiles({"name": "X Y", "session": "rstudio"})}, "hubProfiles[0].name", "not a profile name"),
+        (
+            {"hubProfiles": profiles({"name": "x", "session": "rstudio", "memory": "lots"})},
+            "hubProfiles[x].memory",
+            "not a quantity",
+        ),
+        ({"hubAdmins": '["Alice Smith"]'}, "hubAdmins", "not a user name"),
+        ({"hubIdleMinutes": "0"}, "hubIdleMinutes", "outside"),
+        ({"hubMaxSessions": "0"}, "hubMaxSessions", "outside"),
+        ({"hubMaxSessions": "9"}, "hubMaxSessions", "Lower hubMaxSessions to"),
+        ({"allowedSourceRanges": f'["{OWN_RANGE}"]'}, "allowedSourceRanges", "plain HTTP"),
+        ({"hubDomain": "hub.example.org"}, "hubDomain", "no LoadBalancer"),
+        ({"hubDomain": "not a domain", "allowedSourceRanges": f'["{OWN_RANGE}"]'}, "hubDomain", "not a DNS name"),
+        ({"hubAuthenticator": "github", "hubUsers": '["ada"]'}, "hubOAuthClientId", "make config-secret"),
+        ({"hubAuthenticator": "github", "hubUsers": '["ada"]'}, "hubDomain", "oauth_callback"),
+        ({"hubAuthenticator": "github"}, "hubUsers", "every account of the provider"),
+        ({"hubAuthenticator": "oidc", "hubUsers": '["ada"]'}, "hubOidcIssuer", "issuer URL"),
+        ({"hubOidcIssuer": "https://id.example.org"}, "hubOidcIssuer", "only applies"),
+    ],
+)
+def test_every_hub_problem_is_named_by_its_key_with_the_fix(raw: dict[str, Any], key: str, words: str) -> None:
+    found = [problem for problem in problems(**raw) if problem.startswith(f"kubepar:{key}:")]
+    assert found, problems(**raw)
+    assert words in found[0], found[0]
+
+
+def test_the_session_limit_named_is_the_most_the_system_pool_holds() -> None:
+    message = only([p for p in problems(hubMaxSessions="9") if p.startswith("kubepar:hubMaxSessions:")])
+    most = int(re.search(r"Lower hubMaxSessions to (\d+)", message)[1])  # type: ignore[index]
+    assert parse(hubMaxSessions=str(most)).workload.hub is not None
+    assert any(p.startswith("kubepar:hubMaxSessions:") for p in problems(hubMaxSessions=str(most + 1)))
+
+
+def test_other_engines_refuse_the_hub_keys() -> None:
+    found = problems(engine="r", hubIdleMinutes="30")
+    assert any(p.startswith("kubepar:hubIdleMinutes:") and "engine hub only" in p for p in found)
+
+
+def test_without_profiles_everyone_gets_one_rstudio_profile_of_the_stacks_sizes() -> None:
+    hub = parse(schedulerCpu="2", schedulerMemory="4Gi", hubMaxSessions="2", hubProfiles=None).workload.hub
+    assert hub is not None
+    assert [(p.name, p.session, p.cpu, p.memory, p.groups) for p in hub.profiles] == [
+        ("rstudio", "rstudio", "2", "4Gi", ())
+    ]
+
+
+def test_the_users_quota_is_what_the_pools_hold_beside_the_hub() -> None:
+    hub = parse().workload.hub
+    assert hub is not None
+    cpu, memory = hub.quota
+    shape = quantities.machine_shape("e2-standard-4")
+    assert shape is not None
+    node_cpu, node_memory = quantities.allocatable(shape)
+    # Two system nodes and two worker nodes, less the hub (500m, 1Gi) and the proxy (200m, 256Mi).
+    assert cpu == 4 * node_cpu - 700
+    assert memory == 4 * node_memory - 1280 * 1024**2
+
+
+def settings_of(capture: Any) -> dict[str, Any]:
+    scripts = [m for m in capture.kubernetes("ConfigMap") if "hub.json" in (m.get("data") or {})]
+    return dict(json.loads(only(scripts)["data"]["hub.json"]))
+
+
+@pytest.mark.parametrize("stack", ["hub", "kwok-hub"])
+def test_every_pod_the_hub_starts_is_restricted_tokenless_and_on_its_pool(stack: str) -> None:
+    settings = settings_of(program(stack))
+    assert settings["profiles"]
+    for profile in settings["profiles"]:
+        override = profile["override"]
+        assert override["node_selector"] == {"kubepar.dev/pool": "system"}
+        pieces = [*override["init_containers"], *override["extra_containers"]]
+        for container in pieces:
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"]["drop"] == ["ALL"]
+        assert override["container_security_context"]["runAsNonRoot"] is True
+        for item in profile["objects"]:
+            if item["kind"] != "Deployment":
+                continue
+            spec = item["spec"]["template"]["spec"]
+            assert spec["automountServiceAccountToken"] is False
+            assert spec["serviceAccountName"] == "kubepar-user"
+            pool = "workers" if item["metadata"]["name"].endswith("-wk") else "system"
+            assert spec["nodeSelector"] == {"kubepar.dev/pool": pool}
+            for container in containers(item):
+                assert container["resources"]["requests"] == container["resources"]["limits"]
+                assert container["securityContext"]["runAsNonRoot"] is True
+
+
+def test_an_rstudio_session_serves_rstudio_on_loopback_only_behind_the_single_user_server() -> None:
+    capture = program("kwok-hub")
+    profile = next(p for p in settings_of(capture)["profiles"] if p["session"] == "rstudio")
+    rstudio = only(profile["override"]["extra_containers"])
+    assert rstudio["image"].startswith("rocker/rstudio:")
+    assert "ports" not in rstudio  # nothing to publish: the single-user server reaches it on 127.0.0.1
+    env = {item["name"]: item.get("value") for item in rstudio["env"]}
+    assert env["DISABLE_AUTH"] == "true"
+    assert env["KUBEPAR_SESSION_TIMEOUT_MINUTES"] == "30"  # hubIdleMinutes of the stack
+    assert "PASSWORD" not in env
+    user_scripts = only([m for m in capture.kubernetes("ConfigMap") if m["metadata"]["name"] == "kubepar-user-scripts"])
+    door = user_scripts["data"]["rstudio-behind-hub.sh"]
+    assert "www-address=127.0.0.1" in door
+    assert '"port": 8787' in user_scripts["data"]["jupyter_server_config.py"]
+    # Only the hub and the proxy reach a session, on the single-user port; nothing reaches 8787.
+    policies = capture.kubernetes("NetworkPolicy")
+    session = Pod(
+        {
+            "app.kubernetes.io/name": "kubepar",
+            "app.kubernetes.io/instance": "kwok-hub",
+            "app.kubernetes.io/component": "session",
+        },
+        "kubepar-hub-users",
+    )
+    proxy = Pod(
+        {
+            "app.kubernetes.io/name": "kubepar",
+            "app.kubernetes.io/instance": "kwok-hub",
+            "app.kubernetes.io/component": "proxy",
+        },
+        "kubepar-hub",
+    )
+    assert connects(policies, proxy, session, 8888)
+    assert not connects(policies, proxy, session, 8787)
+    other = Pod(
+        {
+            "app.kubernetes.io/name": "kubepar",
+            "app.kubernetes.io/instance": "kwok-hub",
+            "app.kubernetes.io/component": "worker",
+        },
+        "kubepar-hub-users",
+    )
+    assert not connects(policies, other, session, 8888)
+    assert not connects(policies, session, Address("10.0.0.7"), 8888)
+
+
+def test_the_hubs_role_is_exactly_the_shared_rules_and_its_secret_holds_no_plain_key() -> None:
+    capture = program("kwok-hub")
+    role = only(capture.kubernetes("Role"))
+    assert [(r["apiGroups"][0], r["resources"][0], tuple(r["verbs"])) for r in role["rules"]] == list(HUB_ROLE_RULES)
+    secret = only(capture.of_type("kubernetes:core/v1:Secret"))
+    assert "stringData" in secret.secret_paths
+
+
+def test_group_scoped_profiles_and_the_admin_list_reach_the_hubs_settings() -> None:
+    settings = settings_of(program("kwok-hub"))
+    assert settings["admins"] == ["admin"]
+    assert settings["groups"] == {"lab": ["ada", "grace"]}
+    assert {p["slug"]: p["groups"] for p in settings["profiles"]} == {"rstudio": [], "dask-lab": ["lab"]}
+    assert settings["idleSeconds"] == 30 * 60 and settings["maxSessions"] == 4
+
+
+def test_the_gke_hub_prices_the_idle_hub_and_one_session_of_each_profile() -> None:
+    outputs = program("hub").outputs
+    assert outputs["estimatedCost"]["nodes"]["worker"] == 0
+    per_session = outputs["hubCost"]["usdPerHourPerSession"]
+    assert set(per_session) == {"rstudio", "python-dask"}
+    assert all(value > 0 for value in per_session.values())
+    # python-dask's four 2-CPU workers need more of the worker pool than rstudio's four 1-CPU ones.
+    assert per_session["python-dask"] > per_session["rstudio"]
+    assert "firstLogin" in outputs and "signup" in outputs["firstLogin"]
