@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -34,8 +35,10 @@ from tests.conftest import ROOT, program
 from tests.engine.conftest import Cluster
 from tests.engine.test_kwok import wait
 from tools import stack as engine_stack
+from tools.harness import clusters, pods, repository
 from tools.harness.hub import LocalHub
 from tools.harness.network import Pod, connects
+from tools.harness.pods import free_port
 
 NAME = "kwhub"
 NAMESPACE = f"kp-{NAME}"
@@ -360,3 +363,56 @@ def test_one_users_workers_reach_their_own_session_and_no_one_elses(hub: LocalHu
     )
     assert connects(policies, proxy, gina_session, 8888)
     assert not connects(policies, proxy, gina_worker, port)
+
+
+def test_the_r_workers_the_hook_creates_join_the_users_rstudio_session(
+    hub: LocalHub, cluster: Cluster, tmp_path: Path
+) -> None:
+    """The objects the hub created, run as the pods' own processes (as tests/e2e runs the r engine's).
+
+    The worker Deployment and the session pod are read back from the API server; their init
+    containers fill each pod's library from a local repository (the snapshot cannot be reached here),
+    then the session's RStudio container's R, with its env, waits for workers that dial it.
+    """
+    clusters.require_r()
+    admin = admin_session(hub)
+    add_user(hub, admin, "ivy")
+    spawned, pod = start(hub, cluster, "ivy", "rstudio")
+    assert spawned.status_code in (201, 202), hub.logs()
+    assert pod is not None
+    workers = cluster.get("deployment", "session-ivy-wk", "-n", USERS)
+    capture = program("kwok-hub", namespace=NAMESPACE, hubSecretSeed={"secret": "placeholder"})
+    cran = repository.build(tmp_path / "cran")
+    root = tmp_path / "pods"
+    root.mkdir()
+    port = free_port()
+    # The session: the rstudio container and its own init container (the R library), of the created pod.
+    r_only = {
+        **pod["spec"],
+        "initContainers": [c for c in pod["spec"]["initContainers"] if c["name"] == "install-r-packages"],
+    }
+    session_document = {"spec": {"template": {"spec": r_only}}}
+    pods.start_r_pod(capture, "session", root, cran, "session-ivy", document=session_document)
+    session = pods.LocalContainer(
+        capture, "session", root, container="rstudio", pod_name="session-ivy", document=session_document,
+        env_overrides={"KUBEPAR_WORKER_PORT": str(port)},
+    )  # fmt: skip
+    started: list[Any] = []
+    try:
+        for index in range(workers["spec"]["replicas"]):
+            name = f"session-ivy-wk-{index}"
+            pods.start_r_pod(capture, "worker", root, cran, name, document=workers)
+            worker = pods.LocalContainer(
+                capture, "worker", root, pod_name=name, document=workers,
+                env_overrides={"KUBEPAR_SCHEDULER_HOST": "127.0.0.1", "KUBEPAR_SCHEDULER_PORT": str(port)},
+            )  # fmt: skip
+            started.append(worker.start(root / f"{name}.log"))
+        result = subprocess.run(
+            ["Rscript", "-e", "kubepar_plan(timeout = 60); cat('workers:', future::nbrOfWorkers(), '\\n')"],
+            env=session.process_env(), cwd=root, capture_output=True, text=True, timeout=180, check=False,
+        )  # fmt: skip
+    finally:
+        for process in started:
+            pods.stop(process)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "workers: 2" in result.stdout
