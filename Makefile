@@ -200,6 +200,7 @@ docs: venv
 ## Benchmarks: rewrites BENCHMARKS.md (takes about 7 minutes).
 bench: venv
 	$(PY) -m tools.bench --write BENCHMARKS.md
+	$(PY) -m tools.bench_hub --write BENCHMARKS.md
 
 ## Removes what the build and tests wrote in this folder (clean-all: the virtual environments too).
 clean:

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from components.ground import quantities
-from components.ground.pools import POOL_LABEL, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
+from components.ground.pools import POOL_LABEL, SYSTEM_POOL_MAX_NODES, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
 from components.ground.project import PROJECT_ROOT as ROOT
 from tools import harness
 
@@ -101,7 +101,11 @@ def manifests(stack: str, volume_dir: Path) -> list[dict[str, Any]]:
     config, _ = harness.stack_config(stack)
     workers = int(config.get("kubepar:workerPoolMaxNodes", "0")) or 1
     spot = config.get("kubepar:spot", "true") == "true"
-    documents = [node("kwok-system-0", "system", config["kubepar:systemMachineType"], spot=False)]
+    # The pools at their ceilings: what config checks against is what the scheduler finds.
+    documents = [
+        node(f"kwok-system-{i}", "system", config["kubepar:systemMachineType"], spot=False)
+        for i in range(SYSTEM_POOL_MAX_NODES)
+    ]
     documents += [
         node(f"kwok-workers-{i}", "workers", config["kubepar:workerMachineType"], spot=spot) for i in range(workers)
     ]

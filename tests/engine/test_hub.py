@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,29 +114,8 @@ def add_user(hub: LocalHub, admin: requests.Session, user: str) -> requests.Sess
 def start(
     hub: LocalHub, cluster: Cluster, user: str, profile: str, serve: bool = True
 ) -> tuple[requests.Response, dict[str, Any] | None]:
-    """Ask the hub for ``user``'s session of ``profile``; once its pod exists, serve it locally (``serve``)."""
-    name = f"session-{user}"
-    hub.expect_session(name)
-    answer: dict[str, requests.Response] = {}
-    thread = threading.Thread(
-        target=lambda: answer.setdefault("spawn", hub.api("POST", f"/users/{user}/server", json={"profile": profile}))
-    )
-    thread.start()
-    pod = None
-    deadline = time.monotonic() + 60
-    while thread.is_alive() and pod is None and time.monotonic() < deadline:
-        pod = _pod(cluster, name)
-        time.sleep(0.2)
-    if pod is not None and serve:
-        scripts = hub.root / "user-scripts"
-        if not scripts.exists():
-            scripts.mkdir()
-            data = cluster.get("configmap", "kubepar-user-scripts", "-n", USERS)["data"]
-            for key, text in data.items():
-                (scripts / key).write_text(text)
-        hub.start_session(pod, scripts)
-    thread.join(timeout=120)
-    return answer["spawn"], pod
+    """``user``'s session of ``profile`` (tools/harness/hub.py: served locally once its pod exists)."""
+    return hub.spawn(user, profile, serve=serve)
 
 
 def ready(hub: LocalHub, user: str) -> bool:

@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -248,6 +249,78 @@ class LocalHub:
         as_root = ["--allow-root"] if os.geteuid() == 0 else []
         return self._start(f"session-{name}", [str(HUB_VENV / "bin" / argv[0]), *argv[1:], *as_root], env)
 
+    def pod(self, name: str) -> dict[str, Any] | None:
+        found = self.kubectl("get", "pod", name, "-n", self.users_namespace, "-o", "json", check=False)
+        return dict(json.loads(found.stdout)) if found.returncode == 0 else None
+
+    def spawn(self, user: str, profile: str, serve: bool = True) -> tuple[requests.Response, dict[str, Any] | None]:
+        """Ask the hub for ``user``'s session of ``profile``, as the spawn page does; once its pod exists,
+        serve it locally (``serve``). Returns the hub's answer and the pod as the API server had it."""
+        name = f"session-{user}"
+        self.expect_session(name)
+        answer: dict[str, requests.Response] = {}
+        thread = threading.Thread(
+            target=lambda: answer.setdefault(
+                "spawn", self.api("POST", f"/users/{user}/server", json={"profile": profile})
+            )
+        )
+        thread.start()
+        pod = None
+        deadline = time.monotonic() + 60
+        while thread.is_alive() and pod is None and time.monotonic() < deadline:
+            pod = self.pod(name)
+            time.sleep(0.1)
+        if pod is not None and serve:
+            self.start_session(pod, self.user_scripts())
+        thread.join(timeout=180)
+        return answer["spawn"], pod
+
+    def user_scripts(self) -> Path:
+        """The users' scripts ConfigMap as a folder (what a session pod mounts at its scripts path)."""
+        folder = self.root / "user-scripts"
+        if not folder.exists():
+            folder.mkdir()
+            data = _get(self.kubectl, "configmap", "kubepar-user-scripts", "-n", self.users_namespace)["data"]
+            for key, text in data.items():
+                (folder / key).write_text(text)
+        return folder
+
+    def ready(self, user: str) -> bool:
+        return bool(self.api("GET", f"/users/{user}").json()["servers"].get("", {}).get("ready"))
+
+    def memory_bytes(self) -> int:
+        """Resident memory of the hub, the proxy and the hub's services (the idle culler), together."""
+        sessions = {id(process) for process in self.processes[2:]}
+        roots = [process.pid for process in self.processes if id(process) not in sessions]
+        return sum(_rss(pid) for pid in _tree(roots))
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             stop(process)
+
+
+def _tree(pids: list[int]) -> list[int]:
+    """``pids`` and all their descendants."""
+    children: dict[int, list[int]] = {}
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(status.parent.name))
+    found, queue = [], list(pids)
+    while queue:
+        pid = queue.pop()
+        found.append(pid)
+        queue += children.get(pid, [])
+    return found
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
