@@ -86,7 +86,7 @@ engine:
 
 ## A local control plane with kwok nodes shaped like the kwok stack's pools: build/cluster/kubeconfig.
 cluster: $(VENV)/.installed engine
-	STACK=kwok bash engine/cluster.sh up
+	STACK=$(if $(LOCAL_ENGINE),$(STACK),kwok) bash engine/cluster.sh up
 
 ## Stops the local control plane and removes its folder.
 cluster-down:

@@ -10,16 +10,21 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from pulumi import automation as auto
 
 from tools import stack as engine_stack
 
 
 class _Stack:
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
+    def __init__(self, config: dict[str, str]) -> None:
+        # As the CLI lists them: every declared key, "" where the stack sets nothing.
+        self.config = {key: auto.ConfigValue(value=value) for key, value in config.items()}
 
-    def get_all_config(self) -> dict[str, Any]:
+    def get_all_config(self) -> dict[str, auto.ConfigValue]:
         return self.config
+
+    def set_config(self, key: str, value: auto.ConfigValue) -> None:
+        self.config[key] = value
 
 
 @pytest.mark.parametrize(
@@ -48,7 +53,7 @@ def test_the_shipped_kwok_stack_passes_the_render_checks(capsys: pytest.CaptureF
 
 def test_no_cluster_and_no_password_each_name_the_command_that_fixes_them(tmp_path: Path) -> None:
     missing = tmp_path / "kubeconfig"
-    bare, with_password = cast(Any, _Stack({})), cast(Any, _Stack({"kubepar:password": "x"}))
+    bare, with_password = cast(Any, _Stack({"kubepar:password": ""})), cast(Any, _Stack({"kubepar:password": "x"}))
     with pytest.raises(engine_stack.RefusedError, match="make cluster"):
         engine_stack._check_prerequisites("kwok", bare, "up", kubeconfig=missing)
     missing.write_text("")
@@ -57,6 +62,17 @@ def test_no_cluster_and_no_password_each_name_the_command_that_fixes_them(tmp_pa
     # With a password, and for destroy (which needs none), nothing stops it.
     engine_stack._check_prerequisites("kwok", with_password, "up", kubeconfig=missing)
     engine_stack._check_prerequisites("kwok", bare, "destroy", kubeconfig=missing)
+
+
+def test_a_kwok_hub_stack_gets_its_secret_seed_once_and_needs_no_password(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("")
+    hub = _Stack({"kubepar:engine": "hub", "kubepar:password": "", "kubepar:hubSecretSeed": ""})
+    engine_stack._check_prerequisites("kwok-hub", cast(Any, hub), "up", kubeconfig=kubeconfig)
+    seed = hub.config["kubepar:hubSecretSeed"]
+    assert seed.secret and len(seed.value) == 64
+    engine_stack._check_prerequisites("kwok-hub", cast(Any, hub), "up", kubeconfig=kubeconfig)
+    assert hub.config["kubepar:hubSecretSeed"] is seed  # kept: the hub's keys stay the same
 
 
 def test_the_clis_own_error_lines_are_said_once() -> None:

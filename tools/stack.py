@@ -201,16 +201,21 @@ def _check_prerequisites(stack_name: str, selected: auto.Stack, command: str, ku
         raise RefusedError("no local control plane is running: make cluster (then this again)")
     config = selected.get_all_config()
     if command != "destroy" and config.get("kubepar:engine") is not None and config["kubepar:engine"].value == "hub":
-        if "kubepar:hubSecretSeed" not in config:
+        if not _set(config, "kubepar:hubSecretSeed"):
             # The hub's keys derive from it; the random provider that would make one is not built here.
             selected.set_config("kubepar:hubSecretSeed", auto.ConfigValue(value=secrets.token_hex(32), secret=True))
             print(f"set kubepar:hubSecretSeed of stack {stack_name} (a secret the hub's keys derive from; kept)")
         return
-    if command != "destroy" and "kubepar:password" not in config:
+    if command != "destroy" and not _set(config, "kubepar:password"):
         raise RefusedError(
             f"stack {stack_name} has no login password, and the engine built here has no random provider to "
             f"make one: make config-secret STACK={stack_name} KEY=password (12 characters or more)"
         )
+
+
+def _set(config: Mapping[str, auto.ConfigValue], key: str) -> bool:
+    """Whether the stack sets ``key`` (the CLI lists every declared key, with its default, "", when unset)."""
+    return key in config and bool(config[key].value)
 
 
 def _check_on_render(

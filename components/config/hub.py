@@ -195,12 +195,6 @@ def parse_hub(read: Reader, defaults: dict[str, str]) -> HubSettings:
         for key in ("hubOAuthClientId", "hubOAuthClientSecret"):
             if not read.text(key):
                 read.fail(key, f"hubAuthenticator {authenticator} needs it; set it with `make config-secret KEY={key}`")
-        if domain is None:
-            read.fail(
-                "hubDomain",
-                f"hubAuthenticator {authenticator} sends people back to https://<hubDomain>/hub/oauth_callback; "
-                "set the domain that points at the hub (or use native)",
-            )
         if not users and not any(members for _, members in groups):
             read.fail(
                 "hubUsers",
@@ -304,7 +298,14 @@ def check_hub_doors(read: Reader, hub: HubSettings, allowed: tuple[str, ...]) ->
             "internet readable; set hubDomain to a DNS name pointing at the hub (it then serves HTTPS with a "
             "certificate it obtains itself), or remove allowedSourceRanges and use the portForward output",
         )
-    if hub.domain is not None and not allowed:
+    if hub.domain is not None and not read.failed("hubDomain"):
+        read.fail(
+            "hubDomain",
+            "the hub's HTTPS door (a certificate for this name, kept within allowedSourceRanges) is not built in "
+            "this release; remove hubDomain and allowedSourceRanges and reach the hub with the portForward "
+            "output (docs/hub.md, Reaching it)",
+        )
+    elif hub.domain is not None and not allowed:
         read.fail(
             "hubDomain",
             "names a public door, but allowedSourceRanges is empty, so there is no LoadBalancer to serve it; "

@@ -22,7 +22,7 @@ from typing import Any
 from components.config.hub import RSTUDIO_FRONT
 from components.engines import dask as dask_engine
 from components.engines import r as r_engine
-from components.engines.hub import PROXY_API_PORT, PROXY_API_SERVICE, hub_url
+from components.engines.hub import PROXY_API_PORT, PROXY_API_SERVICE, PROXY_PORT, hub_url
 from components.engines.model import (
     SCRIPTS_DIR,
     Claim,
@@ -367,7 +367,10 @@ def hub_settings(settings: WorkloadSettings) -> dict[str, object]:
         "admins": list(hub.admins),
         "users": list(hub.users),
         "groups": {name: list(members) for name, members in hub.groups},
-        "oauthCallbackUrl": f"https://{hub.domain}/hub/oauth_callback" if hub.domain else None,
+        # Through the port-forward (http://localhost:8000), which OAuth providers accept for loopback.
+        "oauthCallbackUrl": f"https://{hub.domain}/hub/oauth_callback"
+        if hub.domain
+        else f"http://localhost:{PROXY_PORT}/hub/oauth_callback",
         "oidcIssuer": hub.oidc_issuer,
         "idleSeconds": hub.idle_minutes * 60,
         "maxSessions": hub.max_sessions,
