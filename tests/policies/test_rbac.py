@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from components.ground.hub_rights import HUB_ROLE_NAME, role_rules
 from tests.policies.helpers import RBAC, check
 
 VERSIONS = ["rbac.authorization.k8s.io/v1", "rbac.authorization.k8s.io/v1beta1", "rbac.authorization.k8s.io/v1alpha1"]
@@ -229,3 +230,24 @@ def test_subjects_that_mean_many_are_refused(kind: str, name: str) -> None:
 def test_one_account_or_a_team_passes(subject: dict[str, str]) -> None:
     binding = _binding("RoleBinding", "view-pods", subjects=[subject])
     assert check("no-built-in-role-binding", f"{RBAC}:RoleBinding", binding) == []
+
+
+def _hub_rules(extra: dict[str, Any] | None = None, drop: str | None = None) -> list[dict[str, Any]]:
+    rules = [rule for rule in role_rules() if rule["resources"][0] != drop]
+    return [*rules, *([extra] if extra else [])]
+
+
+def test_the_hubs_role_passes_by_name_and_exact_rules_and_nothing_like_it_does() -> None:
+    def found(kind: str, name: str, rules: list[dict[str, Any]]) -> list[str]:
+        document = {"kind": kind, "metadata": {"name": name}, "rules": rules}
+        return check("no-dangerous-rbac-rights", f"{RBAC}:{kind}", document)
+
+    assert found("Role", HUB_ROLE_NAME, _hub_rules()) == []
+    # The same rules under another name, or as a ClusterRole (cluster-wide), are refused.
+    assert found("Role", "kubepar-hub-2", _hub_rules())
+    assert found("ClusterRole", HUB_ROLE_NAME, _hub_rules())
+    # The hub's name with one right more (reading Secrets) is refused, naming the hub's rules.
+    more = found("Role", HUB_ROLE_NAME, _hub_rules({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}))
+    assert more and "hub_rights.py" in more[0]
+    # One rule fewer is not the hub's Role either: it still creates pods, so it must match exactly.
+    assert found("Role", HUB_ROLE_NAME, _hub_rules(drop="deployments"))
