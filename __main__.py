@@ -12,7 +12,7 @@ from components.k8s.home import Home, HomeArgs
 from components.k8s.hub import hub_ground
 from components.k8s.namespace import Namespace, NamespaceArgs
 from components.k8s.providers import existing_platform
-from components.k8s.queue import Queue, QueueArgs
+from components.k8s.queue import engine_queue
 from components.k8s.results import ResultsStore, results_claim
 from components.k8s.sweep import Sweep, SweepArgs
 from components.k8s.workload import Workload, WorkloadArgs, stack_password
@@ -33,6 +33,7 @@ namespace = Namespace(
         stack=settings.stack,
         # The sweeps' account exists with or without sweeps: the results store grants it access.
         roles=(*(role.component for role in engine.roles), "sweep"),
+        workload_identity=engine.workload_identity,
     ),
     opts=opts,
 )
@@ -40,11 +41,8 @@ accounts = namespace.service_accounts
 # Kept for every engine: switching a stack to the hub keeps its one user's files.
 home = Home("kubepar-home", HomeArgs.of(workload, namespace.name), opts=opts)
 claims = {"home": home.claim}
-queue = None
-if "queue" in engine.claims:
-    # rBackend redis: the task queue's password and append-only file.
-    queue = Queue("kubepar-queue", QueueArgs(namespace=namespace.name, stack=settings.stack), opts=opts)
-    claims["queue"] = queue.claim
+# rBackend redis: the task queue's password and append-only file.
+queue = engine_queue(engine.claims, namespace.name, settings.stack, claims, opts)
 # engine hub: the users' namespace, the hub's one Role, its Secret and database (components/k8s/hub.py).
 hub = hub_ground(settings, engine, namespace.name, accounts["hub"], platform, claims, opts) if workload.hub else None
 # Sweeps write results, the session reads them: a bucket on GKE, a claim elsewhere.
@@ -77,6 +75,7 @@ workloads = {
             results=results,
             engine_secret=hub.secret if hub is not None else None,
             api_endpoints=platform.api_endpoints,
+            static_address=platform.static_address,
         ),
         opts=opts,
     )
@@ -101,7 +100,7 @@ sweeps = {
 }
 
 for access in engine.access:
-    url, forward = workloads[access.component].access(access.port, context=platform.kube_context)
+    url, forward = workloads[access.component].access(access, context=platform.kube_context)
     pulumi.export(f"{access.prefix}Url" if access.prefix else "url", url)
     pulumi.export(f"{access.prefix}PortForward" if access.prefix else "portForward", forward)
 for key, value in (("engine", engine.name), *engine.outputs):

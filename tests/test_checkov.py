@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ROOT, STACKS, program
+from tests.conftest import OWN_RANGE, ROOT, STACKS, program
 from tools import harness
 
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -106,3 +106,13 @@ def test_checkov_catches_a_privilege_escalation(tmp_path: Path) -> None:
     notebook = _component(documents, "notebook")["spec"]["template"]["spec"]["containers"][0]
     notebook["securityContext"]["allowPrivilegeEscalation"] = True
     assert "CKV_K8S_20" in _check(documents, tmp_path)
+
+
+def test_the_hubs_https_door_has_no_failed_checkov_check(tmp_path: Path) -> None:
+    door = {"allowedSourceRanges": json.dumps([OWN_RANGE]), "hubDomain": "hub.example.org", "hubDnsZone": "hub-zone"}
+    harness.write_render(program("hub", **door), tmp_path)
+    report = run_checkov(tmp_path / "kubernetes.yaml", with_config=False, cwd=tmp_path)
+    assert _failed(report) == []
+    assert any(
+        r["resource"].startswith("Deployment.kubepar.https-deployment") for r in report["results"]["passed_checks"]
+    )

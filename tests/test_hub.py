@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
 from components import config
 from components.ground import quantities
@@ -91,7 +92,7 @@ def profiles(*entries: dict[str, Any]) -> str:
         ({"hubMaxSessions": "0"}, "hubMaxSessions", "outside"),
         ({"hubMaxSessions": "9"}, "hubMaxSessions", "Lower hubMaxSessions to"),
         ({"allowedSourceRanges": f'["{OWN_RANGE}"]'}, "allowedSourceRanges", "plain HTTP"),
-        ({"hubDomain": "hub.example.org", "allowedSourceRanges": f'["{OWN_RANGE}"]'}, "hubDomain", "not built"),
+        ({"hubDomain": "hub.example.org"}, "hubDomain", "no LoadBalancer"),
         ({"hubDomain": "not a domain", "allowedSourceRanges": f'["{OWN_RANGE}"]'}, "hubDomain", "not a DNS name"),
         ({"hubAuthenticator": "github", "hubUsers": '["ada"]'}, "hubOAuthClientId", "make config-secret"),
         ({"hubAuthenticator": "github"}, "hubUsers", "every account of the provider"),
@@ -101,8 +102,7 @@ def profiles(*entries: dict[str, Any]) -> str:
 )
 def test_every_hub_problem_is_named_by_its_key_with_the_fix(raw: dict[str, Any], key: str, words: str) -> None:
     found = [problem for problem in problems(**raw) if problem.startswith(f"kubepar:{key}:")]
-    assert found, problems(**raw)
-    assert words in found[0], found[0]
+    assert any(words in problem for problem in found), problems(**raw)
 
 
 def test_the_session_limit_named_is_the_most_the_system_pool_holds() -> None:
@@ -239,3 +239,96 @@ def test_the_gke_hub_prices_the_idle_hub_and_one_session_of_each_profile() -> No
     # python-dask's four 2-CPU workers need more of the worker pool than rstudio's four 1-CPU ones.
     assert per_session["python-dask"] > per_session["rstudio"]
     assert "firstLogin" in outputs and "signup" in outputs["firstLogin"]
+
+
+DOOR = {"allowedSourceRanges": json.dumps([OWN_RANGE]), "hubDomain": "hub.example.org", "hubDnsZone": "hub-zone"}
+DOOR_LABELS = {"app.kubernetes.io/name": "kubepar", "app.kubernetes.io/instance": "hub"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "words"),
+    [
+        ({"hubDomain": "hub.example.org", "allowedSourceRanges": f'["{OWN_RANGE}"]'}, "hubDomain", "built on GKE"),
+        ({"hubDnsZone": "hub-zone"}, "hubDnsZone", "only applies with hubDomain"),
+    ],
+)
+def test_the_https_door_is_refused_where_it_cannot_be_built(raw: dict[str, Any], key: str, words: str) -> None:
+    found = [problem for problem in problems(**raw) if problem.startswith(f"kubepar:{key}:")]
+    assert found and words in found[0], problems(**raw)
+
+
+def test_a_gke_door_needs_its_zone() -> None:
+    with pytest.raises(Exception, match=r"kubepar:hubDnsZone: hubDomain hub\.example\.org needs the Cloud DNS"):
+        program("hub", allowedSourceRanges=json.dumps([OWN_RANGE]), hubDomain="hub.example.org")
+
+
+def test_the_https_door_is_a_tls_front_on_a_reserved_address_named_by_the_domain_within_the_ranges() -> None:
+    capture = program("hub", **DOOR)
+    assert capture.outputs["url"] == "https://hub.example.org"
+    address = only(capture.of_type("gcp:compute/address:Address")).state["address"]
+    public = only([s for s in capture.kubernetes("Service") if s["spec"]["type"] == "LoadBalancer"])
+    assert public["metadata"]["labels"]["app.kubernetes.io/component"] == "https"
+    assert public["spec"]["ports"] == [{"name": "https", "port": 443, "targetPort": 8443, "protocol": "TCP"}]
+    assert public["spec"]["loadBalancerIP"] == address
+    assert public["spec"]["loadBalancerSourceRanges"] == [OWN_RANGE]
+    record = only(capture.of_type("gcp:dns/recordSet:RecordSet")).inputs
+    assert (record["name"], record["type"], record["rrdatas"], record["managedZone"]) == (
+        "hub.example.org.",
+        "A",
+        [address],
+        "hub-zone",
+    )
+    # The front's one right: the challenge's records in that zone, as a keyless Workload Identity account.
+    grant = only(capture.of_type("gcp:dns/dnsManagedZoneIamMember:DnsManagedZoneIamMember")).inputs
+    email = "kubepar-hub-acme@kubepar-dev.iam.gserviceaccount.com"
+    assert (grant["managedZone"], grant["role"], grant["member"]) == (
+        "hub-zone",
+        "roles/dns.admin",
+        f"serviceAccount:{email}",
+    )
+    binding = only(capture.of_type("gcp:serviceaccount/iAMMember:IAMMember")).inputs
+    assert binding["member"] == "serviceAccount:kubepar-dev.svc.id.goog[kubepar/kubepar-https]"
+    account = only([a for a in capture.kubernetes("ServiceAccount") if a["metadata"]["name"] == "kubepar-https"])
+    assert account["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account": email}
+    assert account["automountServiceAccountToken"] is False
+    assert not capture.of_type("gcp:serviceaccount/key:Key")
+
+
+def test_the_front_proves_the_name_by_dns_and_forwards_only_to_the_proxy() -> None:
+    capture = program("hub", **DOOR)
+    scripts = only([m for m in capture.kubernetes("ConfigMap") if "traefik.yaml" in (m.get("data") or {})])["data"]
+    static, routes = yaml.safe_load(scripts["traefik.yaml"]), yaml.safe_load(scripts["traefik-routes.yaml"])
+    acme = static["certificatesResolvers"]["letsencrypt"]["acme"]
+    assert acme["dnsChallenge"] == {"provider": "gcloud"} and "httpChallenge" not in acme
+    front = only(
+        [
+            d
+            for d in capture.kubernetes("Deployment")
+            if d["metadata"]["labels"]["app.kubernetes.io/component"] == "https"
+        ]
+    )
+    mounts = {m["mountPath"] for m in front["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+    assert acme["storage"].rsplit("/", 1)[0] in mounts  # on the front's claim: kept across restarts
+    router = only(list(routes["http"]["routers"].values()))
+    assert router["rule"] == "Host(`hub.example.org`)"
+    assert routes["http"]["services"]["hub"]["loadBalancer"]["servers"] == [
+        {"url": "http://kubepar-proxy.kubepar.svc.cluster.local:8000"}
+    ]
+    env = {e["name"]: e.get("value") for e in front["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert (env["GCE_PROJECT"], env["GCE_ZONE_ID"]) == ("kubepar-dev", "hub-zone")
+    policies = capture.kubernetes("NetworkPolicy")
+    https, proxy = (
+        Pod({**DOOR_LABELS, "app.kubernetes.io/component": "https"}, "kubepar"),
+        Pod({**DOOR_LABELS, "app.kubernetes.io/component": "proxy"}, "kubepar"),
+    )
+    user, stranger = Address("81.2.69.5"), Address("198.51.100.200")
+    assert connects(policies, user, https, 8443) and not connects(policies, stranger, https, 8443)
+    assert connects(policies, https, proxy, 8000) and not connects(policies, https, proxy, 8001)
+    assert not connects(policies, user, proxy, 8000)  # the proxy has no public door of its own
+    assert connects(policies, https, Address("169.254.169.254"), 80)
+    assert not connects(policies, proxy, Address("169.254.169.254"), 80)
+    from pulumi_policy import EnforcementLevel
+
+    from tests.policies.helpers import violations
+
+    assert violations(capture, EnforcementLevel.MANDATORY) == []

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.conftest import STACKS, containers, program
+from tests.conftest import OWN_RANGE, STACKS, containers, program
 from tools import harness
 
 CHECKED = {
@@ -26,6 +26,8 @@ CHECKED = {
     "publishes images/hub as quay.io/jupyterhub/k8s-hub at the chart's version",
     "quay.io/jupyterhub/configurable-http-proxy:5.2.0": "jupyterhub/zero-to-jupyterhub-k8s jupyterhub/values.yaml at "
     "tag 4.4.0: proxy.chp.image tag 5.2.0",
+    "traefik:v3.6.12": "jupyterhub/zero-to-jupyterhub-k8s jupyterhub/values.yaml at tag 4.4.0: proxy.traefik.image, "
+    "the official traefik image's tag v3.6.12",
     "valkey/valkey:8.1.8": "valkey-io/valkey-io.github.io pull request 563 (2026-06-02): Docker Hub valkey/valkey "
     "tags 8.1.8, 8.1.8-trixie, 8.1.8-alpine",
 }
@@ -40,6 +42,8 @@ VARIANTS = [
     ("dev", {"rBackend": "redis"}),
     ("local", {"sweeps": SWEEPS}),
     ("dask-dev", {"sweeps": SWEEPS, "packages": '["xarray==2025.1.2"]'}),
+    # The hub's HTTPS door (Traefik).
+    ("hub", {"allowedSourceRanges": json.dumps([OWN_RANGE]), "hubDomain": "hub.example.org", "hubDnsZone": "z"}),
 ]
 
 

@@ -190,6 +190,9 @@ def parse_hub(read: Reader, defaults: dict[str, str]) -> HubSettings:
     domain = read.text("hubDomain").strip().lower() or None
     if domain is not None and not _DOMAIN.fullmatch(domain):
         read.fail("hubDomain", f"{domain!r} is not a DNS name; use one such as hub.example.org that points at the hub")
+    zone = read.text("hubDnsZone").strip() or None
+    if zone is not None and not re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", zone):
+        read.fail("hubDnsZone", f"{zone!r} is not a Cloud DNS managed zone name; use the zone's name, such as hub-zone")
     issuer = read.text("hubOidcIssuer") or None
     if authenticator != "native":
         for key in ("hubOAuthClientId", "hubOAuthClientSecret"):
@@ -214,6 +217,7 @@ def parse_hub(read: Reader, defaults: dict[str, str]) -> HubSettings:
         idle_minutes=idle,
         max_sessions=max_sessions,
         domain=domain,
+        dns_zone=zone,
         oidc_issuer=issuer,
     )
 
@@ -289,23 +293,32 @@ def hub_worker_demand(hub: HubSettings, workers: int, worker_cpu: str, worker_me
     return busiest.workers * hub.max_sessions, busiest.worker_cpu, busiest.worker_memory
 
 
-def check_hub_doors(read: Reader, hub: HubSettings, allowed: tuple[str, ...]) -> None:
+def check_hub_doors(read: Reader, hub: HubSettings, allowed: tuple[str, ...], platform: str) -> None:
     """A password never crosses the internet in plain text: a public door serves HTTPS for hubDomain."""
     if allowed and hub.domain is None and not read.failed("hubDomain"):
         read.fail(
             "allowedSourceRanges",
             "would open the hub's login page over plain HTTP, so passwords and session cookies would cross the "
-            "internet readable; set hubDomain to a DNS name pointing at the hub (it then serves HTTPS with a "
-            "certificate it obtains itself), or remove allowedSourceRanges and use the portForward output",
+            "internet readable; set hubDomain (and hubDnsZone) for an HTTPS door, or remove allowedSourceRanges "
+            "and use the portForward output",
         )
-    if hub.domain is not None and not read.failed("hubDomain"):
+    if hub.domain is None:
+        if hub.dns_zone:
+            read.fail("hubDnsZone", "only applies with hubDomain; remove it, or set hubDomain")
+        return
+    if platform != "gke":
         read.fail(
             "hubDomain",
-            "the hub's HTTPS door (a certificate for this name, kept within allowedSourceRanges) is not built in "
-            "this release; remove hubDomain and allowedSourceRanges and reach the hub with the portForward "
-            "output (docs/hub.md, Reaching it)",
+            "the HTTPS door is built on GKE (Cloud DNS and Workload Identity); on an existing cluster put the "
+            "hub behind your own HTTPS ingress, or remove hubDomain and use the portForward output",
         )
-    elif hub.domain is not None and not allowed:
+    elif not hub.dns_zone:
+        read.fail(
+            "hubDnsZone",
+            f"hubDomain {hub.domain} needs the Cloud DNS managed zone that serves it (gcloud dns managed-zones "
+            "list), for its A record and the certificate's DNS challenge",
+        )
+    if not allowed:
         read.fail(
             "hubDomain",
             "names a public door, but allowedSourceRanges is empty, so there is no LoadBalancer to serve it; "

@@ -107,7 +107,8 @@ def parse(
             "worker_memory": worker_memory,
         }
         hub = parse_hub(read, sizes)
-        check_hub_doors(read, hub, allowed)
+        check_hub_doors(read, hub, allowed, platform)
+        hub = dataclasses.replace(hub, project=gcp_project)
         # The pools hold hubMaxSessions sessions of the profile whose workers ask most.
         pool_workers, pool_cpu, pool_memory = hub_worker_demand(hub, workers, worker_cpu, worker_memory)
 

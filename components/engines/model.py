@@ -83,6 +83,9 @@ class Security:
     fs_group: int | None = None
     """Group that owns mounted volumes (the home volume's user group)."""
     read_only_root: bool = True
+    gcp_account: str | None = None
+    """The Google service account the role's pods act as through Workload Identity (the HTTPS front,
+    for Cloud DNS); its Kubernetes ServiceAccount then has a fixed name and the GKE annotation."""
     api_access: bool = False
     """Mount the ServiceAccount's token: the one pod that calls the Kubernetes API (the hub, whose
     Role is namespaced to the users' namespace). Every other pod runs without a token."""
@@ -141,6 +144,16 @@ class Exposure:
     (HTTP too: the Ubuntu archive the system library installer reads) or ``all``."""
     api_server: bool = False
     """Egress to the Kubernetes API server (the hub, which starts the users' pods)."""
+    service_port: int | None = None
+    """The user-facing Service's own port, when it differs from ``user_port`` (HTTPS on 443, served by a
+    non-root container on 8443)."""
+    endpoint_extra_ports: tuple[int, ...] = ()
+    """More ports on the fixed-name endpoint Service (the hub's proxy: its API and its public port)."""
+    static_address: bool = False
+    """The LoadBalancer takes the platform's reserved address (the one hubDomain's A record names)."""
+    metadata_server: bool = False
+    """Egress to the GKE metadata server for the pod's Workload Identity token (the HTTPS front, which
+    answers Let's Encrypt's DNS challenge in Cloud DNS)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,6 +212,8 @@ class Access:
     port: int
     prefix: str = ""
     """Empty for the session (``url``, ``portForward``); ``dashboard`` for ``dashboardUrl``..."""
+    url: str | None = None
+    """The public address, when it is a name rather than the LoadBalancer's IP (the HTTPS door)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,6 +240,11 @@ class Engine:
         if len(sessions) != (0 if self.sessions_spawned else 1):
             raise ValueError(f"engine {self.name} has {len(sessions)} session roles; it needs exactly one")
         return sessions[0] if sessions else None
+
+    @property
+    def workload_identity(self) -> dict[str, str]:
+        """Component -> the Google service account its pods act as (Workload Identity)."""
+        return {role.component: role.security.gcp_account for role in self.roles if role.security.gcp_account}
 
     @property
     def needs_password(self) -> bool:

@@ -19,6 +19,7 @@ import pulumi
 
 from components.gcp.apis import ProjectApis, ProjectApisArgs
 from components.gcp.cluster import Cluster, ClusterArgs
+from components.gcp.hub_door import HubDoor, HubDoorArgs
 from components.gcp.network import Network, NetworkArgs
 from components.gcp.node_pool import NodePool, NodePoolArgs, Taint
 from components.gcp.results import Principal, ResultsBucket, ResultsBucketArgs
@@ -45,6 +46,8 @@ class GkePlatform:
     apis: tuple[pulumi.Resource, ...]
     api_endpoints: pulumi.Input[list[str]] | None = None
     """The API server's addresses (public and private) as /32s: the hub, alone, reaches them."""
+    static_address: pulumi.Input[str] | None = None
+    """engine hub with hubDomain: the reserved address of its HTTPS door, which the domain's A record names."""
     outputs: dict[str, Any] = field(default_factory=dict)
     kube_context: pulumi.Input[str] | None = None
     """The kubectl context ``kubectlSetup`` writes for this cluster (gcloud's naming)."""
@@ -137,8 +140,24 @@ def gke_platform(settings: Settings) -> GkePlatform:
         "estimatedCost": cost.for_stack(gke, settings.workload),
         **({"hubCost": cost.hub_costs(gke, settings.workload)} if settings.workload.hub is not None else {}),
     }
+    hub = settings.workload.hub
+    door = None
+    if hub is not None and hub.domain is not None and hub.dns_zone is not None:
+        door_args = HubDoorArgs(
+            project=gke.project,
+            region=gke.region,
+            stack=settings.stack,
+            domain=hub.domain,
+            zone=hub.dns_zone,
+            namespace=settings.workload.namespace,
+            account="kubepar-https",
+            apis=services,
+        )
+        door = HubDoor("kubepar-hub-door", door_args)
+        outputs["hubAddress"] = door.address
     return GkePlatform(
         gke=gke,
+        static_address=door.address if door is not None else None,
         provider=cluster.provider,
         # Workloads wait for the pools, so pods never sit Pending on a pool-less cluster.
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=pools),

@@ -51,3 +51,12 @@ def same_rules(rules: list[dict[str, object]]) -> bool:
             seen[key] = tuple(sorted(str(verb) for verb in entry.get("verbs") or []))  # type: ignore[attr-defined]
     wanted = {(group, resource): tuple(sorted(verbs)) for group, resource, verbs in HUB_ROLE_RULES}
     return seen == wanted
+
+
+def acme_account_id(stack: str) -> str:
+    """The Google service account of the hub's HTTPS front (6-30 characters, project-unique)."""
+    return f"kubepar-{stack}-acme"[:30].rstrip("-")
+
+
+def acme_account_email(stack: str, project: str) -> str:
+    return f"{acme_account_id(stack)}@{project}.iam.gserviceaccount.com"

@@ -117,6 +117,10 @@ class HubSettings:
     idle_minutes: int
     max_sessions: int
     domain: str | None
+    dns_zone: str | None = None
+    """Cloud DNS managed zone of ``domain`` (platform gke)."""
+    project: str | None = None
+    """The GCP project of that zone (gcp:project)."""
     oidc_issuer: str | None = None
     quota: tuple[int, int] = (0, 0)
     """The users' namespace's ResourceQuota: CPU millis and memory bytes their pods may request at

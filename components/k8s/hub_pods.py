@@ -22,7 +22,7 @@ from typing import Any
 from components.config.hub import RSTUDIO_FRONT
 from components.engines import dask as dask_engine
 from components.engines import r as r_engine
-from components.engines.hub import PROXY_API_PORT, PROXY_API_SERVICE, PROXY_PORT, hub_url
+from components.engines.hub import PROXY_API_PORT, PROXY_PORT, PROXY_SERVICE, hub_url
 from components.engines.model import (
     SCRIPTS_DIR,
     Claim,
@@ -362,7 +362,7 @@ def hub_settings(settings: WorkloadSettings) -> dict[str, object]:
         "stack": settings.stack,
         "namespace": users_namespace(settings),
         "hubUrl": hub_url(settings),
-        "proxyApiUrl": f"http://{PROXY_API_SERVICE}.{settings.namespace}.svc.cluster.local:{PROXY_API_PORT}",
+        "proxyApiUrl": f"http://{PROXY_SERVICE}.{settings.namespace}.svc.cluster.local:{PROXY_API_PORT}",
         "authenticator": hub.authenticator,
         "admins": list(hub.admins),
         "users": list(hub.users),

@@ -10,7 +10,7 @@ Invariant: no ServiceAccount token is mounted into any pod.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -26,6 +26,9 @@ class NamespaceArgs:
     """Stack name, for labels."""
     roles: tuple[str, ...]
     """One ServiceAccount per engine role (component name)."""
+    workload_identity: dict[str, str] = field(default_factory=dict)
+    """Component -> Google service account: that role's ServiceAccount gets a fixed name
+    (``kubepar-<component>``, which the Google account's binding names) and GKE's annotation."""
 
 
 class Namespace(pulumi.ComponentResource):
@@ -56,9 +59,15 @@ class Namespace(pulumi.ComponentResource):
 
         self.service_accounts = {}
         for role in args.roles:
+            google = args.workload_identity.get(role)
             account = k8s.core.v1.ServiceAccount(
                 f"{name}-{role}",
-                metadata=object_meta(self.name, labels(args.stack, role)),
+                metadata=object_meta(
+                    self.name,
+                    labels(args.stack, role),
+                    name=f"kubepar-{role}" if google else None,
+                    annotations={"iam.gke.io/gcp-service-account": google} if google else None,
+                ),
                 # No pod of ours talks to the Kubernetes API.
                 automount_service_account_token=False,
                 opts=child,

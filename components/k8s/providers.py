@@ -38,6 +38,8 @@ class ExistingPlatform:
     api_server_cidrs: pulumi.Input[list[str]] | None = None
     api_endpoints: pulumi.Input[list[str]] | None = None
     """Unknown: the hub reaches any address on the API server's ports."""
+    static_address: pulumi.Input[str] | None = None
+    """None: the hub's HTTPS door is built on GKE only."""
     outputs: dict[str, Any] = field(default_factory=dict)
     kube_context: pulumi.Input[str] | None = None
     """kubectl's context for this cluster (kubeContext), or None: the current one."""

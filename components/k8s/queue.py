@@ -70,3 +70,18 @@ class Queue(pulumi.ComponentResource):
         self.secret = secret.metadata.name
         self.claim = claim.metadata.name
         self.register_outputs({"secret": self.secret, "claim": self.claim})
+
+
+def engine_queue(
+    engine_claims: tuple[str, ...],
+    namespace: pulumi.Input[str],
+    stack: str,
+    claims: dict[str, pulumi.Output[str]],
+    opts: pulumi.ResourceOptions,
+) -> Queue | None:
+    """The queue when the engine's roles mount its claim (rBackend redis); its claim joins ``claims``."""
+    if "queue" not in engine_claims:
+        return None
+    queue = Queue("kubepar-queue", QueueArgs(namespace=namespace, stack=stack), opts=opts)
+    claims["queue"] = queue.claim
+    return queue

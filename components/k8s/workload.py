@@ -19,7 +19,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.engines.model import Engine, PodRole
+from components.engines.model import Access, Engine, PodRole
 from components.ground.rocker import RSTUDIO_UID
 from components.ground.settings import WorkloadSettings
 from components.k8s import network_policies, pods
@@ -58,6 +58,8 @@ class WorkloadArgs:
     """The engine's own Secret, for roles with ``secret_env`` (the hub's keys)."""
     api_endpoints: pulumi.Input[list[str]] | None = None
     """The API server's addresses, for a role that calls it (the hub)."""
+    static_address: pulumi.Input[str] | None = None
+    """The platform's reserved address, for a role whose LoadBalancer takes it (``exposure.static_address``)."""
 
 
 class Workload(pulumi.ComponentResource):
@@ -160,12 +162,10 @@ class Workload(pulumi.ComponentResource):
                     "type": "ClusterIP",
                     "selector": own_selector,
                     "ports": [
-                        {
-                            "name": "endpoint",
-                            "port": endpoint_port,
-                            "target_port": endpoint_port,
-                            "protocol": "TCP",
-                        }
+                        {"name": f"endpoint-{port}", "port": port, "target_port": port, "protocol": "TCP"}
+                        if role.exposure.endpoint_extra_ports
+                        else {"name": "endpoint", "port": port, "target_port": port, "protocol": "TCP"}
+                        for port in (endpoint_port, *role.exposure.endpoint_extra_ports)
                     ],
                 },
                 opts=child,
@@ -179,9 +179,19 @@ class Workload(pulumi.ComponentResource):
             ui_spec: dict[str, Any] = {
                 "type": "LoadBalancer" if public else "ClusterIP",
                 "selector": own_selector,
-                "ports": [{"name": "http", "port": user_port, "target_port": user_port, "protocol": "TCP"}],
+                "ports": [
+                    {
+                        "name": "https" if role.exposure.service_port == 443 else "http",
+                        "port": role.exposure.service_port or user_port,
+                        "target_port": user_port,
+                        "protocol": "TCP",
+                    }
+                ],
             }
             if public:
+                if role.exposure.static_address and args.static_address is not None:
+                    # The address hubDomain's A record names, reserved by the platform.
+                    ui_spec["load_balancer_ip"] = args.static_address
                 ui_spec["load_balancer_source_ranges"] = list(settings.allowed_source_ranges)
                 # Keeps the client's address, so the NetworkPolicy can check it too.
                 ui_spec["external_traffic_policy"] = "Local"
@@ -204,13 +214,14 @@ class Workload(pulumi.ComponentResource):
             allowed_source_ranges=settings.allowed_source_ranges,
             api_server_cidrs=args.api_server_cidrs,
             opts=child,
-            metadata_server=results is not None and results.mounts_bucket,
+            metadata_server=(results is not None and results.mounts_bucket) or role.exposure.metadata_server,
             api_endpoints=args.api_endpoints,
         )
 
         self.namespace = args.namespace
         # A LoadBalancer limited to allowedSourceRanges, or ClusterIP behind a port-forward.
         self.public = bool(settings.allowed_source_ranges)
+        self.service_port = role.exposure.service_port
         self.deployment = deployment.metadata.name
         self.register_outputs(
             {
@@ -221,9 +232,9 @@ class Workload(pulumi.ComponentResource):
         )
 
     def access(
-        self, port: int, *, context: pulumi.Input[str] | None = None
+        self, door: Access, *, context: pulumi.Input[str] | None = None
     ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        """(URL, port-forward command) of the role's user-facing Service on ``port``.
+        """(URL, port-forward command) of the role's user-facing Service for ``door``.
 
         ``context``: the kubectl context of the stack's own cluster, so the
         command reaches this stack whatever kubectl points at (None: the
@@ -231,11 +242,14 @@ class Workload(pulumi.ComponentResource):
         """
         if self.ui_service is None or self.ui_address is None:
             raise ValueError("this role has no user-facing Service")
+        port, service_port = door.port, self.service_port or door.port
         target = ("kubectl --context ", context, " -n ") if context is not None else ("kubectl -n ",)
         forward = pulumi.Output.concat(
-            *target, self.namespace, " port-forward svc/", self.ui_service, f" {port}:{port}"
+            *target, self.namespace, " port-forward svc/", self.ui_service, f" {port}:{service_port}"
         )
-        if self.public:
+        if door.url is not None:
+            url = pulumi.Output.from_input(door.url)
+        elif self.public:
             url = self.ui_address.apply(
                 lambda address: f"http://{address}:{port}" if address else "(LoadBalancer address pending)"
             )

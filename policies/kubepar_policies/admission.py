@@ -87,6 +87,11 @@ KNOWN_TYPES = {
     "random:index/randomPassword:RandomPassword",
     # engine hub: the seed of the hub's keys, generated once (components/k8s/hub.py).
     "random:index/randomId:RandomId",
+    # engine hub's HTTPS door (components/gcp/hub_door.py): its reserved address, its A record, and
+    # the front's right to answer the certificate's DNS challenge in that one zone.
+    "gcp:compute/address:Address",
+    "gcp:dns/recordSet:RecordSet",
+    "gcp:dns/dnsManagedZoneIamMember:DnsManagedZoneIamMember",
     # kubepar's one-time IAM wait before the cluster (components/gcp/propagation.py).
     "pulumi-python:dynamic:Resource",
 }

@@ -37,16 +37,23 @@ POWERFUL_ROLES = (
 )
 # Roles that administer every resource of one kind there: every cluster (and the
 # Secrets and pods in it), every bucket (and who may read it).
-WIDE_ADMIN_ROLES = ("roles/container.admin", "roles/container.clusterAdmin", "roles/storage.admin")
+WIDE_ADMIN_ROLES = (
+    "roles/container.admin",
+    "roles/container.clusterAdmin",
+    "roles/storage.admin",
+    # The hub's HTTPS front changes records of one zone: granted on that zone, never the project.
+    "roles/dns.admin",
+)
 # What a grant of each of these on a whole project, folder or organisation gives its holder.
 WIDE_GRANTS = {
     **{role: "can act as any account there" for role in POWERFUL_ROLES},
-    **{role: "administers every cluster or bucket there, not only kubepar's" for role in WIDE_ADMIN_ROLES},
+    **{role: "administers every cluster, bucket or DNS zone there, not only kubepar's" for role in WIDE_ADMIN_ROLES},
 }
 # Project, folder and organisation grants: a member, a binding or a whole policy.
 _WIDE_IAM = re.compile(r"gcp:(projects|folder|organizations)/iAM(Member|Binding|Policy):IAM(Member|Binding|Policy)")
+# Every IAM type of the provider, whichever way it capitalises IAM (dns/dnsManagedZoneIamMember).
 _ANY_IAM = re.compile(
-    r"gcp:[A-Za-z0-9]+/[A-Za-z0-9]*[iI]AM(Member|Binding|Policy):[A-Za-z0-9]*IAM(Member|Binding|Policy)"
+    r"gcp:[A-Za-z0-9]+/[A-Za-z0-9]*[iI](?:AM|am)(Member|Binding|Policy):[A-Za-z0-9]*I(?:AM|am)(Member|Binding|Policy)"
 )
 BUCKET = "gcp:storage/bucket:Bucket"
 ACL_TYPES = (

@@ -126,6 +126,9 @@ class RecordingMocks(pulumi_mocks.Mocks):
         elif typ == "random:index/randomPassword:RandomPassword":
             digest = hashlib.sha256(args.name.encode()).hexdigest()
             state["result"] = f"MockPw{digest[:18]}"
+        elif typ == "gcp:compute/address:Address":
+            # A reserved external address, as GCP assigns one (a documentation address here).
+            state["address"] = "203.0.113.80"
         elif typ == "random:index/randomId:RandomId":
             # As the provider computes it: byte_length random bytes, here from the name.
             state["hex"] = hashlib.sha256(args.name.encode()).hexdigest()[: 2 * int(inputs["byteLength"])]
