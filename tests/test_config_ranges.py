@@ -9,6 +9,9 @@ import pytest
 from tests.conftest import OWN_ADDRESS, OWN_RANGE
 from tests.test_config import parse, problems
 
+# A LoadBalancer serves HTTPS only: the ranges come with a door.
+DOOR = {"domain": "lab.example.org", "dnsZone": "lab-zone"}
+
 # ------------------------------------------------------------- ranges that together open everything
 
 
@@ -38,7 +41,8 @@ def test_ranges_that_together_open_too_much_are_refused(key: str, ranges: list[s
     "ranges", [[f"{OWN_ADDRESS}/32"], ["81.2.70.0/24", OWN_RANGE], ["2a02:1388:1::/48"], ["198.18.0.0/16"]]
 )
 def test_own_addresses_pass(ranges: list[str]) -> None:
-    assert parse(allowedSourceRanges=json.dumps(ranges)).workload.allowed_source_ranges == tuple(ranges)
+    settings = parse(allowedSourceRanges=json.dumps(ranges), **DOOR)
+    assert settings.workload.allowed_source_ranges == tuple(ranges)
 
 
 @pytest.mark.parametrize("key", ["allowedSourceRanges", "masterAuthorizedNetworks"])
@@ -60,7 +64,7 @@ def test_a_range_with_host_bits_gets_the_help_of_its_own_family(cidr: str, help_
 
 
 def test_bare_addresses_are_one_address() -> None:
-    settings = parse(allowedSourceRanges=json.dumps([OWN_ADDRESS, "2a02:1388::1"]))
+    settings = parse(allowedSourceRanges=json.dumps([OWN_ADDRESS, "2a02:1388::1"]), **DOOR)
     assert settings.workload.allowed_source_ranges == (f"{OWN_ADDRESS}/32", "2a02:1388::1/128")
 
 

@@ -114,12 +114,15 @@ def test_dask_worker_scratch_space_grows_with_its_memory() -> None:
     assert volumes["tmp"]["emptyDir"]["sizeLimit"] == f"{2 * 6 * 1024}Mi"
 
 
-def test_dask_exposes_notebook_and_dashboard_but_not_the_scheduler_port() -> None:
-    services = program("dask-dev", allowedSourceRanges=json.dumps([OWN_RANGE])).kubernetes("Service")
-    public_ports = sorted(
-        p["port"] for s in services if s["spec"]["type"] == "LoadBalancer" for p in s["spec"]["ports"]
-    )
-    assert public_ports == [8787, 8888]
+def test_dask_exposes_only_the_https_front_never_the_scheduler_port() -> None:
+    door = {"allowedSourceRanges": json.dumps([OWN_RANGE]), "domain": "lab.example.org", "dnsZone": "lab-zone"}
+    services = program("dask-dev", **door).kubernetes("Service")
+    public = [s for s in services if s["spec"]["type"] == "LoadBalancer"]
+    assert [
+        (s["metadata"]["labels"]["app.kubernetes.io/component"], p["port"], p["targetPort"])
+        for s in public
+        for p in s["spec"]["ports"]
+    ] == [("https", 443, 8443)]
 
 
 def test_engines_share_namespace_network_and_cluster() -> None:

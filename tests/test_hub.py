@@ -311,7 +311,7 @@ def test_the_front_proves_the_name_by_dns_and_forwards_only_to_the_proxy() -> No
     assert acme["storage"].rsplit("/", 1)[0] in mounts  # on the front's claim: kept across restarts
     router = only(list(routes["http"]["routers"].values()))
     assert router["rule"] == "Host(`hub.example.org`)"
-    assert routes["http"]["services"]["hub"]["loadBalancer"]["servers"] == [
+    assert routes["http"]["services"]["door"]["loadBalancer"]["servers"] == [
         {"url": "http://kubepar-proxy.kubepar.svc.cluster.local:8000"}
     ]
     env = {e["name"]: e.get("value") for e in front["spec"]["template"]["spec"]["containers"][0]["env"]}

@@ -38,7 +38,7 @@ API_SERVER = Address("192.0.2.10")  # the mocked cluster endpoint (tools/render.
 NODE = Address("10.10.0.5")
 USER = Address("81.2.69.5")  # inside OWN_RANGE, which these tests give as allowedSourceRanges
 STRANGER = Address("198.51.100.200")
-EXPOSED = {"allowedSourceRanges": json.dumps([OWN_RANGE])}
+EXPOSED = {"allowedSourceRanges": json.dumps([OWN_RANGE]), "domain": "lab.example.org", "dnsZone": "lab-zone"}
 
 
 @pytest.mark.parametrize(
@@ -159,20 +159,25 @@ def test_the_metadata_rule_follows_the_bucket_not_the_role() -> None:
 
 
 @pytest.mark.parametrize(("stack", "component", "port"), [("dev", "scheduler", 8787), ("dask-dev", "notebook", 8888)])
-def test_users_reach_the_ui_only_from_the_allowed_ranges(stack: str, component: str, port: int) -> None:
-    ui = pod(stack, component)
-    assert reachable(stack, USER, ui, port, **EXPOSED)
-    assert not reachable(stack, STRANGER, ui, port, **EXPOSED)
-    assert not reachable(stack, USER, ui, port + 1, **EXPOSED)
+def test_users_reach_the_session_only_through_the_https_front_from_the_allowed_ranges(
+    stack: str, component: str, port: int
+) -> None:
+    ui, front = pod(stack, component), pod(stack, "https")
+    assert reachable(stack, USER, front, 8443, **EXPOSED)
+    assert not reachable(stack, STRANGER, front, 8443, **EXPOSED)
+    # The session itself has no public door: the front reaches it, on its port only.
+    assert not reachable(stack, USER, ui, port, **EXPOSED)
+    assert reachable(stack, front, ui, port, **EXPOSED)
+    assert not reachable(stack, front, ui, port + 1, **EXPOSED)
     # The shipped stacks set no ranges: no LoadBalancer, nobody from outside.
     assert not reachable(stack, USER, ui, port)
 
 
-def test_the_dask_dashboard_is_reachable_by_users_in_range_only() -> None:
+def test_the_dask_dashboard_has_no_public_door_of_its_own() -> None:
     scheduler = pod("dask-dev", "scheduler")
-    assert reachable("dask-dev", USER, scheduler, 8787, **EXPOSED)
-    assert not reachable("dask-dev", USER, scheduler, 8786, **EXPOSED)
-    assert not reachable("dask-dev", STRANGER, scheduler, 8787, **EXPOSED)
+    for port in (8786, 8787):
+        assert not reachable("dask-dev", USER, scheduler, port, **EXPOSED)
+    assert reachable("dask-dev", pod("dask-dev", "notebook"), scheduler, 8787, **EXPOSED)
 
 
 @pytest.mark.parametrize("stack", ["local", "dev", "dask-dev"])

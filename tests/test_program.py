@@ -138,15 +138,24 @@ EXPECTED_NAMES = {
     "prod": GKE_NAMES | R_NAMES,
     "dask-dev": GKE_NAMES | DASK_PRIVATE_NAMES,
 }
-EXPOSED = {"allowedSourceRanges": json.dumps([OWN_RANGE])}
+EXPOSED = {"allowedSourceRanges": json.dumps([OWN_RANGE]), "domain": "lab.example.org", "dnsZone": "lab-zone"}
 
 
-@pytest.mark.parametrize(("stack", "names"), [("dev", R_NAMES | PUBLIC_NAMES), ("dask-dev", DASK_NAMES | PUBLIC_NAMES)])
-def test_allowed_ranges_add_exactly_the_doors_from_users(stack: str, names: set[tuple[str, str]]) -> None:
-    declared = {(r.type, r.name) for r in program(stack, **EXPOSED).resources}
-    assert {n for n in declared if n[0].startswith("kubernetes:networking")} == {
-        n for n in names if n[0].startswith("kubernetes:networking")
-    } | ({n for n in SWEEP_NAMES if "NetworkPolicy" in n[0]} if stack == "dev" else set())
+@pytest.mark.parametrize(
+    ("stack", "added", "removed"),
+    [
+        ("dev", {"https-from-users", "https-egress", "scheduler-from-cluster"}, set()),
+        ("dask-dev", {"https-from-users", "https-egress", "notebook-from-clients"}, {"notebook-no-ingress"}),
+    ],
+)
+def test_a_door_adds_exactly_the_fronts_doors_and_the_sessions_door_for_the_front(
+    stack: str, added: set[str], removed: set[str]
+) -> None:
+    def policies(**config: str) -> set[str]:
+        return {r.name for r in program(stack, **config).resources if r.type == _NP}
+
+    assert policies(**EXPOSED) - policies() == added
+    assert policies() - policies(**EXPOSED) == removed
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -281,7 +290,7 @@ def test_outputs_name_namespace_workers_and_r_version() -> None:
     assert outputs["workers"] == 4
     assert outputs["rVersion"] == "4.6.1"
     assert outputs["url"] == "http://localhost:8787"
-    assert program("dev", **EXPOSED).outputs["url"] == f"http://{harness.MOCK_LOAD_BALANCER_IP}:8787"
+    assert program("dev", **EXPOSED).outputs["url"] == "https://lab.example.org"
     assert outputs["user"] == "rstudio"
     assert "kubeconfig" in program("dev").secret_outputs
 
@@ -308,10 +317,13 @@ def test_a_gke_stacks_port_forward_targets_its_own_cluster(stack: str, prefix: s
 
 
 def test_dask_stack_outputs_notebook_and_dashboard_addresses() -> None:
+    private = program("dask-dev").outputs
+    assert private["url"] == "http://localhost:8888" and private["dashboardUrl"] == "http://localhost:8787"
     outputs = program("dask-dev", **EXPOSED).outputs
     assert outputs["engine"] == "dask"
-    assert outputs["url"] == f"http://{harness.MOCK_LOAD_BALANCER_IP}:8888"
-    assert outputs["dashboardUrl"] == f"http://{harness.MOCK_LOAD_BALANCER_IP}:8787"
+    # One door, HTTPS: the dashboard is reached through JupyterLab, not a door of its own.
+    assert outputs["url"] == "https://lab.example.org"
+    assert "dashboardUrl" not in outputs
     assert outputs["daskVersion"] == "2026.7.1"
     assert "password" in program("dask-dev").secret_outputs
 
@@ -361,8 +373,8 @@ def test_the_estimate_follows_spot_regional_and_the_load_balancer() -> None:
     assert on_demand["items"]["worker nodes"] > 3 * zonal["items"]["worker nodes"]
     exposed = program("dev", **EXPOSED).outputs["estimatedCost"]
     assert exposed["items"]["load balancer"] == cost.prices()["load_balancer_rule"]
-    # Dask has two doors (JupyterLab and the dashboard): two LoadBalancers.
+    # Dask behind the HTTPS front has one door too: one LoadBalancer.
     dask_exposed = program("dask-dev", **EXPOSED).outputs["estimatedCost"]
-    assert dask_exposed["items"]["load balancer"] == 2 * cost.prices()["load_balancer_rule"]
+    assert dask_exposed["items"]["load balancer"] == cost.prices()["load_balancer_rule"]
     assert program("dev", workers="0").outputs["estimatedCost"]["items"]["worker nodes"] == 0
     assert "estimatedCost" not in program("local").outputs

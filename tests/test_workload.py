@@ -34,12 +34,20 @@ def test_endpoint_is_never_public(stack: str) -> None:
             assert endpoint_port not in {p["port"] for p in service["spec"]["ports"]}
 
 
-def test_ui_is_a_load_balancer_limited_to_the_allowed_ranges() -> None:
-    services = program("dev", allowedSourceRanges=json.dumps([OWN_RANGE])).kubernetes("Service")
+def test_the_public_door_is_an_https_load_balancer_limited_to_the_allowed_ranges() -> None:
+    door = {"allowedSourceRanges": json.dumps([OWN_RANGE]), "domain": "lab.example.org", "dnsZone": "lab-zone"}
+    services = program("dev", **door).kubernetes("Service")
     public = only([s for s in services if s["spec"]["type"] == "LoadBalancer"])
     assert public["spec"]["loadBalancerSourceRanges"] == [OWN_RANGE]
     assert public["spec"]["externalTrafficPolicy"] == "Local"
-    assert [p["port"] for p in public["spec"]["ports"]] == [8787]
+    assert [(p["port"], p["targetPort"]) for p in public["spec"]["ports"]] == [(443, 8443)]
+    assert public["spec"]["selector"]["app.kubernetes.io/component"] == "https"
+
+
+def test_a_plain_http_load_balancer_is_refused_for_every_engine() -> None:
+    for engine in ("r", "dask"):
+        with pytest.raises(Exception, match="over plain HTTP"):
+            program("dev", engine=engine, packages="[]", allowedSourceRanges=json.dumps([OWN_RANGE]))
 
 
 def test_ui_stays_cluster_internal_without_allowed_ranges() -> None:

@@ -35,7 +35,6 @@ MIN_IDLE_MINUTES = 5
 # names), usable in a pod name after KubeSpawner's escaping, no spaces.
 _NAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,62}")
 _SLUG = re.compile(r"[a-z]([-a-z0-9]{0,30}[a-z0-9])?")
-_DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 def _names(read: Reader, key: str, values: Any) -> tuple[str, ...]:
@@ -187,12 +186,6 @@ def parse_hub(read: Reader, defaults: dict[str, str]) -> HubSettings:
         f"use {MIN_IDLE_MINUTES}..{MAX_IDLE_MINUTES} minutes: an idle session is stopped, its home volume kept",
     )
     max_sessions = read.integer("hubMaxSessions", 1, MAX_SESSIONS, f"use 1..{MAX_SESSIONS}")
-    domain = read.text("hubDomain").strip().lower() or None
-    if domain is not None and not _DOMAIN.fullmatch(domain):
-        read.fail("hubDomain", f"{domain!r} is not a DNS name; use one such as hub.example.org that points at the hub")
-    zone = read.text("hubDnsZone").strip() or None
-    if zone is not None and not re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", zone):
-        read.fail("hubDnsZone", f"{zone!r} is not a Cloud DNS managed zone name; use the zone's name, such as hub-zone")
     issuer = read.text("hubOidcIssuer") or None
     if authenticator != "native":
         for key in ("hubOAuthClientId", "hubOAuthClientSecret"):
@@ -216,8 +209,6 @@ def parse_hub(read: Reader, defaults: dict[str, str]) -> HubSettings:
         profiles=tuple(profiles),
         idle_minutes=idle,
         max_sessions=max_sessions,
-        domain=domain,
-        dns_zone=zone,
         oidc_issuer=issuer,
     )
 
@@ -291,39 +282,6 @@ def hub_worker_demand(hub: HubSettings, workers: int, worker_cpu: str, worker_me
     if busiest is None:
         return 0, worker_cpu, worker_memory
     return busiest.workers * hub.max_sessions, busiest.worker_cpu, busiest.worker_memory
-
-
-def check_hub_doors(read: Reader, hub: HubSettings, allowed: tuple[str, ...], platform: str) -> None:
-    """A password never crosses the internet in plain text: a public door serves HTTPS for hubDomain."""
-    if allowed and hub.domain is None and not read.failed("hubDomain"):
-        read.fail(
-            "allowedSourceRanges",
-            "would open the hub's login page over plain HTTP, so passwords and session cookies would cross the "
-            "internet readable; set hubDomain (and hubDnsZone) for an HTTPS door, or remove allowedSourceRanges "
-            "and use the portForward output",
-        )
-    if hub.domain is None:
-        if hub.dns_zone:
-            read.fail("hubDnsZone", "only applies with hubDomain; remove it, or set hubDomain")
-        return
-    if platform != "gke":
-        read.fail(
-            "hubDomain",
-            "the HTTPS door is built on GKE (Cloud DNS and Workload Identity); on an existing cluster put the "
-            "hub behind your own HTTPS ingress, or remove hubDomain and use the portForward output",
-        )
-    elif not hub.dns_zone:
-        read.fail(
-            "hubDnsZone",
-            f"hubDomain {hub.domain} needs the Cloud DNS managed zone that serves it (gcloud dns managed-zones "
-            "list), for its A record and the certificate's DNS challenge",
-        )
-    if not allowed:
-        read.fail(
-            "hubDomain",
-            "names a public door, but allowedSourceRanges is empty, so there is no LoadBalancer to serve it; "
-            "list the addresses your users connect from, or remove hubDomain and use the portForward output",
-        )
 
 
 # The hub's own pods on the system pool (engines/hub.py): hub 500m/1Gi, proxy 200m/256Mi.

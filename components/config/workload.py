@@ -15,8 +15,9 @@ import re
 from collections.abc import Mapping
 
 from components import engines
+from components.config.door import parse_door
 from components.config.gke import check_not_cluster_ranges, parse_gke
-from components.config.hub import check_hub_doors, hub_worker_demand, parse_hub, users_quota
+from components.config.hub import hub_worker_demand, parse_hub, users_quota
 from components.config.sweeps import parse_sweeps
 from components.engines.model import EnginePlugin, PodRole
 from components.engines.python_language import parse_dask_version
@@ -96,6 +97,7 @@ def parse(
     allowed = read.cidrs("allowedSourceRanges", "RStudio")
     kube_context = read.text("kubeContext") or None
     sweeps = parse_sweeps(read, worker_cpu, worker_memory) if not read.failed("workerCpu", "workerMemory") else []
+    door = parse_door(read, engine, platform, allowed, gcp_project)
     hub: HubSettings | None = None
     # What the worker pool is sized for: the workers, or engine hub's sessions' workers.
     pool_workers, pool_cpu, pool_memory = workers, worker_cpu, worker_memory
@@ -107,8 +109,6 @@ def parse(
             "worker_memory": worker_memory,
         }
         hub = parse_hub(read, sizes)
-        check_hub_doors(read, hub, allowed, platform)
-        hub = dataclasses.replace(hub, project=gcp_project)
         # The pools hold hubMaxSessions sessions of the profile whose workers ask most.
         pool_workers, pool_cpu, pool_memory = hub_worker_demand(hub, workers, worker_cpu, worker_memory)
 
@@ -158,6 +158,7 @@ def parse(
         cran_repository=cran_repository(r_version, cran_snapshot),
         sweeps=tuple(sweeps),
         hub=hub,
+        door=door,
     )
     if gke is not None:
         built = engines.engine_for(workload)

@@ -12,6 +12,7 @@ import functools
 import importlib
 import pkgutil
 
+from components.engines.https_front import with_https_front
 from components.engines.model import Engine, EnginePlugin
 from components.ground.project import DEFAULTS
 from components.ground.settings import WorkloadSettings
@@ -32,4 +33,5 @@ def plugins() -> dict[str, EnginePlugin]:
 
 
 def engine_for(settings: WorkloadSettings) -> Engine:
-    return plugins()[settings.engine].build(settings)
+    """The stack's engine; with a public door (``domain``, ``hubDomain``), behind the HTTPS front."""
+    return with_https_front(plugins()[settings.engine].build(settings), settings)

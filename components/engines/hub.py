@@ -10,8 +10,6 @@ Invariant: the hub is the only role with a ServiceAccount token and API egress.
 
 from __future__ import annotations
 
-import yaml
-
 from components.engines.model import (
     NON_ROOT_UID,
     SCRIPTS_DIR,
@@ -30,7 +28,6 @@ from components.engines.model import (
     files,
 )
 from components.engines.r_language import check_packages
-from components.ground.hub_rights import acme_account_email
 from components.ground.settings import WorkloadSettings
 
 HUB_CHART = "4.4.0"
@@ -46,16 +43,12 @@ PROXY_API_PORT = 8001
 HUB_SERVICE = "kubepar-hub"
 PROXY_SERVICE = "kubepar-proxy"
 """The proxy's fixed-name Service: its API (the hub) and, behind the HTTPS front, its public port."""
-TRAEFIK_VERSION = "v3.6.12"
-"""The HTTPS front: Traefik, the release zero-to-jupyterhub 4.4.0 runs for its automatic HTTPS."""
-HTTPS_PORT = 8443
-ACME_DIR = "/etc/acme"
+
 # The database lives on the hub's claim, there (the image's working directory); the hub runs as
 # kubepar's non-root UID, which owns the claim through fsGroup.
 HUB_DB_DIR = "/srv/jupyterhub"
 HUB_SETTINGS = "hub.json"
 HUB_DB_SIZE = "1Gi"
-ACME_SIZE = "1Gi"
 # OAuthenticator reads the client's id and secret from these (from the Secret's OAuth keys).
 OAUTH_ENV = (("OAUTH_CLIENT_ID", "oauth-client-id"), ("OAUTH_CLIENT_SECRET", "oauth-client-secret"))
 
@@ -99,8 +92,6 @@ def hub_role(settings: WorkloadSettings) -> PodRole:
 
 
 def proxy_role(settings: WorkloadSettings) -> PodRole:
-    # With hubDomain, the HTTPS front is the public door and reaches the proxy on the endpoint Service.
-    front = settings.hub is not None and settings.hub.domain is not None
     return PodRole(
         component="proxy",
         image=PROXY_IMAGE,
@@ -120,9 +111,8 @@ def proxy_role(settings: WorkloadSettings) -> PodRole:
         security=Security(run_as_user=65534),
         exposure=Exposure(
             ports=(("http", PROXY_PORT), ("api", PROXY_API_PORT)),
-            user_port=None if front else PROXY_PORT,
+            user_port=PROXY_PORT,
             endpoint_port=PROXY_API_PORT,
-            endpoint_extra_ports=(PROXY_PORT,) if front else (),
             endpoint_service=PROXY_SERVICE,
             internet="none",
         ),
@@ -145,102 +135,20 @@ def first_login(settings: WorkloadSettings) -> str:
     return f"Open the url output and log in as {admin} with {hub.authenticator}; manage groups at /hub/admin"
 
 
-def https_role(settings: WorkloadSettings) -> PodRole:
-    """Traefik in front of the proxy: TLS for hubDomain, its certificate from Let's Encrypt by the DNS
-    challenge in Cloud DNS (no inbound connection, so the LoadBalancer keeps its source ranges)."""
-    hub = settings.hub
-    assert hub is not None and hub.domain is not None
-    return PodRole(
-        component="https",
-        image=f"traefik:{TRAEFIK_VERSION}",
-        command=("traefik", f"--configFile={SCRIPTS_DIR}/traefik.yaml"),
-        # lego's Cloud DNS provider: the project and zone; its token comes from Workload Identity.
-        env=(("GCE_PROJECT", hub.project or ""), ("GCE_ZONE_ID", hub.dns_zone or "")),
-        cpu="200m",
-        memory="256Mi",
-        probe=Probe(port=TRAEFIK_PING_PORT, path="/ping"),
-        security=Security(
-            run_as_user=65534, fs_group=65534, gcp_account=acme_account_email(settings.stack, hub.project or "")
-        ),
-        # The ACME account and certificates: kept, so a restart does not ask Let's Encrypt again.
-        storage=Storage(claim=Claim(name="acme", path=ACME_DIR)),
-        exposure=Exposure(
-            ports=(("https", HTTPS_PORT), ("ping", TRAEFIK_PING_PORT)),
-            user_port=HTTPS_PORT,
-            service_port=443,
-            # Let's Encrypt's API and Cloud DNS's, over HTTPS; the metadata server for the token.
-            internet="https",
-            metadata_server=True,
-            static_address=True,
-        ),
-    )
-
-
-TRAEFIK_PING_PORT = 8082
-
-
-def traefik_files(settings: WorkloadSettings) -> dict[str, str]:
-    """Traefik's static configuration and its one route, hubDomain to the proxy."""
-    hub = settings.hub
-    assert hub is not None and hub.domain is not None
-    static = {
-        "entryPoints": {
-            "websecure": {"address": f":{HTTPS_PORT}", "http": {"tls": {"certResolver": "letsencrypt"}}},
-            "ping": {"address": f":{TRAEFIK_PING_PORT}"},
-        },
-        "ping": {"entryPoint": "ping"},
-        "certificatesResolvers": {
-            "letsencrypt": {
-                "acme": {"storage": f"{ACME_DIR}/acme.json", "dnsChallenge": {"provider": "gcloud"}},
-            }
-        },
-        "providers": {"file": {"filename": f"{SCRIPTS_DIR}/traefik-routes.yaml"}},
-        "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
-        "log": {"level": "INFO"},
-    }
-    proxy = f"http://{PROXY_SERVICE}.{settings.namespace}.svc.cluster.local:{PROXY_PORT}"
-    routes = {
-        "http": {
-            "routers": {
-                "hub": {
-                    "rule": f"Host(`{hub.domain}`)",
-                    "entryPoints": ["websecure"],
-                    "service": "hub",
-                    "middlewares": ["hsts"],
-                    "tls": {"certResolver": "letsencrypt", "domains": [{"main": hub.domain}]},
-                }
-            },
-            "middlewares": {"hsts": {"headers": {"stsSeconds": 15724800}}},
-            "services": {"hub": {"loadBalancer": {"servers": [{"url": proxy}]}}},
-        }
-    }
-    return {
-        "traefik.yaml": yaml.safe_dump(static, sort_keys=False),
-        "traefik-routes.yaml": yaml.safe_dump(routes, sort_keys=False),
-    }
-
-
 def build(settings: WorkloadSettings) -> Engine:
-    hub = settings.hub
-    domain = hub.domain if hub is not None else None
-    front = domain is not None
     return Engine(
         name="hub",
-        roles=(hub_role(settings), proxy_role(settings), *((https_role(settings),) if front else ())),
+        roles=(hub_role(settings), proxy_role(settings)),
         # hub.json, the settings the config reads, is rendered beside it by components/k8s/hub.py.
-        files={**files("hub", ("jupyterhub_config.py",)), **(traefik_files(settings) if front else {})},
+        files=files("hub", ("jupyterhub_config.py",)),
         edges=(
             Edge(client="proxy", server="hub", port=HUB_PORT),
             # The hub adds and removes the users' routes.
             Edge(client="hub", server="proxy", port=PROXY_API_PORT),
-            *((Edge(client="https", server="proxy", port=PROXY_PORT),) if front else ()),
         ),
-        access=(
-            Access(component="https", port=HTTPS_PORT, url=f"https://{domain}")
-            if front
-            else Access(component="proxy", port=PROXY_PORT),
-        ),
-        claim_sizes=(("hub-db", HUB_DB_SIZE), *((("acme", ACME_SIZE),) if front else ())),
+        # With hubDomain, the HTTPS front takes this door (engines/https_front.py).
+        access=(Access(component="proxy", port=PROXY_PORT),),
+        claim_sizes=(("hub-db", HUB_DB_SIZE),),
         sessions_spawned=True,
         outputs=(
             ("hubVersion", HUB_CHART),

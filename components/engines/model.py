@@ -99,6 +99,9 @@ class Claim:
     """Which of the stack's claims: ``home`` (the user's files) or ``queue`` (the queue's append-only file)."""
     path: str
     """Mount path."""
+    size: str | None = None
+    """The role's own claim, created with its Workload (the HTTPS front's certificates); None: the
+    stack's claim of that name, created apart (the home outlives an engine change)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,9 +17,10 @@ from typing import Any
 
 import pulumi
 
+from components.engines import https_front
 from components.gcp.apis import ProjectApis, ProjectApisArgs
 from components.gcp.cluster import Cluster, ClusterArgs
-from components.gcp.hub_door import HubDoor, HubDoorArgs
+from components.gcp.https_door import HttpsDoor, HttpsDoorArgs
 from components.gcp.network import Network, NetworkArgs
 from components.gcp.node_pool import NodePool, NodePoolArgs, Taint
 from components.gcp.results import Principal, ResultsBucket, ResultsBucketArgs
@@ -47,7 +48,7 @@ class GkePlatform:
     api_endpoints: pulumi.Input[list[str]] | None = None
     """The API server's addresses (public and private) as /32s: the hub, alone, reaches them."""
     static_address: pulumi.Input[str] | None = None
-    """engine hub with hubDomain: the reserved address of its HTTPS door, which the domain's A record names."""
+    """With a domain: the reserved address of the HTTPS door, which the domain's A record names."""
     outputs: dict[str, Any] = field(default_factory=dict)
     kube_context: pulumi.Input[str] | None = None
     """The kubectl context ``kubectlSetup`` writes for this cluster (gcloud's naming)."""
@@ -140,21 +141,21 @@ def gke_platform(settings: Settings) -> GkePlatform:
         "estimatedCost": cost.for_stack(gke, settings.workload),
         **({"hubCost": cost.hub_costs(gke, settings.workload)} if settings.workload.hub is not None else {}),
     }
-    hub = settings.workload.hub
     door = None
-    if hub is not None and hub.domain is not None and hub.dns_zone is not None:
-        door_args = HubDoorArgs(
+    wanted = settings.workload.door
+    if wanted is not None:
+        door_args = HttpsDoorArgs(
             project=gke.project,
             region=gke.region,
             stack=settings.stack,
-            domain=hub.domain,
-            zone=hub.dns_zone,
+            domain=wanted.domain,
+            zone=wanted.dns_zone,
             namespace=settings.workload.namespace,
-            account="kubepar-https",
+            account=https_front.ACCOUNT,
             apis=services,
         )
-        door = HubDoor("kubepar-hub-door", door_args)
-        outputs["hubAddress"] = door.address
+        door = HttpsDoor("kubepar-https-door", door_args)
+        outputs["doorAddress"] = door.address
     return GkePlatform(
         gke=gke,
         static_address=door.address if door is not None else None,

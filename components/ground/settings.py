@@ -85,6 +85,17 @@ class SweepSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Door:
+    """The stack's public HTTPS door: a name in a Cloud DNS zone, a certificate, a LoadBalancer."""
+
+    domain: str
+    dns_zone: str
+    """The Cloud DNS managed zone that serves ``domain``."""
+    project: str
+    """The GCP project of that zone (gcp:project)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class HubProfile:
     """One kind of session a hub user may start."""
 
@@ -116,11 +127,6 @@ class HubSettings:
     profiles: tuple[HubProfile, ...]
     idle_minutes: int
     max_sessions: int
-    domain: str | None
-    dns_zone: str | None = None
-    """Cloud DNS managed zone of ``domain`` (platform gke)."""
-    project: str | None = None
-    """The GCP project of that zone (gcp:project)."""
     oidc_issuer: str | None = None
     quota: tuple[int, int] = (0, 0)
     """The users' namespace's ResourceQuota: CPU millis and memory bytes their pods may request at
@@ -178,6 +184,8 @@ class WorkloadSettings:
     """Parameter sweeps, sorted by name (keyed by name: reordering config renames nothing)."""
     hub: HubSettings | None = None
     """engine hub's own settings; None for every other engine."""
+    door: Door | None = None
+    """The public HTTPS door (domain, or hubDomain), or None: port-forward only."""
 
     def option(self, key: str) -> str | None:
         """The selected engine's own key, or None when that engine has no such key."""

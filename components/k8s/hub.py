@@ -59,8 +59,6 @@ class HubGroundArgs:
     oauth: dict[str, pulumi.Input[str]]
     """The OAuth client id and secret, by Secret key, when an OAuth authenticator is chosen."""
     db_size: str
-    acme_size: str | None = None
-    """The HTTPS front's claim (its ACME account and certificates), with hubDomain."""
     settings_file: dict[str, object]
     """The hub's settings (hub.json)."""
     worker_roles: tuple[PodRole, ...]
@@ -78,7 +76,6 @@ class HubGround(pulumi.ComponentResource):
     secret: pulumi.Output[str]
     """Name of the hub's Secret."""
     db_claim: pulumi.Output[str]
-    acme_claim: pulumi.Output[str] | None
     files: dict[str, str]
     """Files for the hub's scripts ConfigMap, beside the engine's: the settings its config reads."""
 
@@ -157,15 +154,6 @@ class HubGround(pulumi.ComponentResource):
             spec={"access_modes": ["ReadWriteOnce"], "resources": {"requests": {"storage": args.db_size}}},
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        self.acme_claim = None
-        if args.acme_size is not None:
-            acme = k8s.core.v1.PersistentVolumeClaim(
-                f"{name}-acme",
-                metadata=object_meta(args.hub_namespace, labels(stack, "https")),
-                spec={"access_modes": ["ReadWriteOnce"], "resources": {"requests": {"storage": args.acme_size}}},
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            self.acme_claim = acme.metadata.name
         self.files = {HUB_SETTINGS: json.dumps(args.settings_file, indent=1, sort_keys=True)}
         self.secret = secret.metadata.name
         self.db_claim = claim.metadata.name
@@ -346,7 +334,6 @@ def hub_ground(
             seed=pulumi.Output.secret(seed),
             oauth=oauth,
             db_size=dict(engine.claim_sizes)["hub-db"],
-            acme_size=dict(engine.claim_sizes).get("acme"),
             settings_file=hub_settings(workload),
             worker_roles=hub_worker_roles(workload),
             api_server_cidrs=platform.api_server_cidrs,
@@ -355,6 +342,4 @@ def hub_ground(
         opts=opts,
     )
     claims["hub-db"] = ground.db_claim
-    if ground.acme_claim is not None:
-        claims["acme"] = ground.acme_claim
     return ground

@@ -368,8 +368,8 @@ def hub_settings(settings: WorkloadSettings) -> dict[str, object]:
         "users": list(hub.users),
         "groups": {name: list(members) for name, members in hub.groups},
         # Through the port-forward (http://localhost:8000), which OAuth providers accept for loopback.
-        "oauthCallbackUrl": f"https://{hub.domain}/hub/oauth_callback"
-        if hub.domain
+        "oauthCallbackUrl": f"https://{settings.door.domain}/hub/oauth_callback"
+        if settings.door is not None
         else f"http://localhost:{PROXY_PORT}/hub/oauth_callback",
         "oidcIssuer": hub.oidc_issuer,
         "idleSeconds": hub.idle_minutes * 60,

@@ -92,6 +92,18 @@ class Workload(pulumi.ComponentResource):
 
         # The user's session reads sweep results.
         results = args.results if role.session else None
+        claim = args.claim
+        if claim is None and role.storage.claim is not None and role.storage.claim.size is not None:
+            own = k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-{role.storage.claim.name}",
+                metadata=object_meta(args.namespace, meta_labels),
+                spec={
+                    "access_modes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": role.storage.claim.size}},
+                },
+                opts=child,
+            )
+            claim = own.metadata.name
         # The session's user: rocker's rstudio (UID 1000) behind RStudio's root init.
         user = RSTUDIO_UID if role.security.root_init else role.security.run_as_user
         pod_spec = pods.pod_spec(
@@ -100,7 +112,7 @@ class Workload(pulumi.ComponentResource):
             scripts_config_map=args.scripts_config_map,
             settings_config_map=args.settings_config_map,
             password_secret=password_secret,
-            claim=args.claim,
+            claim=claim,
             on_pools=args.on_pools,
             queue_secret=args.queue_secret,
             engine_secret=args.engine_secret,

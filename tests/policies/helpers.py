@@ -24,7 +24,7 @@ POOL = "gcp:container/nodePool:NodePool"
 RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
 
 
-EXPOSED = {"allowedSourceRanges": json.dumps([OWN_RANGE])}
+EXPOSED = {"allowedSourceRanges": json.dumps([OWN_RANGE]), "domain": "lab.example.org", "dnsZone": "lab-zone"}
 
 
 def mutated(

@@ -168,6 +168,8 @@ def test_a_configured_worker_port_stays_private_with_the_default_pack_config() -
     clone = harness.Capture(resources=list(capture.resources))
     endpoint = next(r for r in clone.resources if r.type == SERVICE and _scheduler_endpoint(r))
     ui = next(r for r in clone.resources if r.type == SERVICE and r.inputs["spec"]["type"] == "LoadBalancer")
+    # The public door pointed at the scheduler's named worker port (the front is the door's only pod).
+    ui.inputs["spec"]["selector"] = endpoint.inputs["spec"]["selector"]
     ui.inputs["spec"]["ports"][0]["targetPort"] = "r-workers"
     assert endpoint.inputs["spec"]["ports"][0]["port"] == 12000
     found = violations(clone, EnforcementLevel.MANDATORY)

@@ -1,12 +1,13 @@
-"""HubDoor: what the hub's HTTPS door needs from GCP: its address, its name, and the right to prove it.
+"""HttpsDoor: what the stack's HTTPS door needs from GCP: its address, its name, and the right to prove it.
 
 Owns: a reserved regional address for the door's LoadBalancer, the A record
-of hubDomain in the Cloud DNS zone hubDnsZone naming it, and a Google service
+of the door's domain (``domain``, or the hub's ``hubDomain``) in its Cloud
+DNS zone naming it, and a Google service
 account that may change that zone's records (and nothing else), which the
 HTTPS front's Kubernetes ServiceAccount acts as through Workload Identity: the
 front answers Let's Encrypt's DNS challenge there, so no inbound connection
 is needed and the LoadBalancer keeps admitting allowedSourceRanges only.
-Does not: run the front (engines/hub.py declares it; k8s/workload.py serves it).
+Does not: run the front (engines/https_front.py declares it; k8s/workload.py serves it).
 Invariant: the service account's one grant is on the one zone; no key exists.
 """
 
@@ -24,7 +25,7 @@ ZONE_ROLE = "roles/dns.admin"
 
 
 @dataclass(frozen=True, kw_only=True)
-class HubDoorArgs:
+class HttpsDoorArgs:
     project: str
     region: str
     stack: str
@@ -37,18 +38,18 @@ class HubDoorArgs:
     apis: tuple[pulumi.Resource, ...] = ()
 
 
-class HubDoor(pulumi.ComponentResource):
+class HttpsDoor(pulumi.ComponentResource):
     address: pulumi.Output[str]
 
-    def __init__(self, name: str, args: HubDoorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("kubepar:gcp:HubDoor", name, None, opts)
+    def __init__(self, name: str, args: HttpsDoorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kubepar:gcp:HttpsDoor", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.apis))
         address = gcp.compute.Address(
             f"{name}-address",
             project=args.project,
             region=args.region,
             address_type="EXTERNAL",
-            description=f"kubepar {args.stack}: the hub's HTTPS door ({args.domain})",
+            description=f"kubepar {args.stack}: the HTTPS door ({args.domain})",
             opts=child,
         )
         gcp.dns.RecordSet(
@@ -65,7 +66,7 @@ class HubDoor(pulumi.ComponentResource):
             f"{name}-acme",
             project=args.project,
             account_id=acme_account_id(args.stack),
-            display_name=f"kubepar {args.stack} hub HTTPS certificates (DNS challenge in {args.zone})",
+            display_name=f"kubepar {args.stack} HTTPS certificates (DNS challenge in {args.zone})",
             opts=child,
         )
         gcp.dns.DnsManagedZoneIamMember(
