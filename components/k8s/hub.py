@@ -38,6 +38,7 @@ from components.k8s.hub_pods import (
     users_namespace,
 )
 from components.k8s.labels import labels, namespace_labels, object_meta, selector
+from components.k8s.namespace import isolate
 from components.k8s.network_policies import internet_egress, internet_rule
 
 QUOTA = "kubepar-users"
@@ -171,25 +172,7 @@ class HubGround(pulumi.ComponentResource):
                 opts=opts,
             )
 
-        policy("users-default-deny", {"pod_selector": {}, "policy_types": ["Ingress", "Egress"]})
-        policy(
-            "users-dns",
-            {
-                "pod_selector": {},
-                "policy_types": ["Egress"],
-                "egress": [
-                    {
-                        "to": [
-                            {
-                                "namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "kube-system"}},
-                                "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}},
-                            }
-                        ],
-                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                    }
-                ],
-            },
-        )
+        isolate(f"{name}-users", users, stack, opts)
         hub_pods = {"namespace_selector": _namespace(args.hub_namespace)}
         sessions = {"match_labels": selector(stack, SESSION)}
         policy(

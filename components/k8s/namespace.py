@@ -74,34 +74,38 @@ class Namespace(pulumi.ComponentResource):
             )
             self.service_accounts[role] = account.metadata.name
 
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-default-deny",
-            metadata=object_meta(self.name, namespace_labels(args.stack)),
-            # Nothing in, nothing out, unless a role's own policy allows it.
-            spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
-            opts=child,
-        )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-dns",
-            metadata=object_meta(self.name, namespace_labels(args.stack)),
-            # Every pod resolves names through the cluster DNS (kube-dns on
-            # GKE and most distributions), and nothing else in kube-system.
-            spec={
-                "pod_selector": {},
-                "policy_types": ["Egress"],
-                "egress": [
-                    {
-                        "to": [
-                            {
-                                "namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "kube-system"}},
-                                "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}},
-                            }
-                        ],
-                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                    }
-                ],
-            },
-            opts=child,
-        )
+        isolate(name, self.name, args.stack, child)
 
         self.register_outputs({"name": self.name, "service_accounts": self.service_accounts})
+
+
+def isolate(prefix: str, namespace: pulumi.Input[str], stack: str, opts: pulumi.ResourceOptions) -> None:
+    """``<prefix>-default-deny`` (nothing in or out unless another policy allows it) and ``<prefix>-dns``
+    (every pod of ``namespace`` resolves names through the cluster DNS, and reaches nothing else in kube-system)."""
+    k8s.networking.v1.NetworkPolicy(
+        f"{prefix}-default-deny",
+        metadata=object_meta(namespace, namespace_labels(stack)),
+        spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
+        opts=opts,
+    )
+    k8s.networking.v1.NetworkPolicy(
+        f"{prefix}-dns",
+        metadata=object_meta(namespace, namespace_labels(stack)),
+        # kube-dns on GKE and most distributions.
+        spec={
+            "pod_selector": {},
+            "policy_types": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "kube-system"}},
+                            "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                }
+            ],
+        },
+        opts=opts,
+    )
