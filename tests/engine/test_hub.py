@@ -71,8 +71,11 @@ def hub_stack(cluster: Cluster, project: Path, state: Path) -> Iterator[engine_s
 @pytest.fixture
 def hub(hub_stack: engine_stack.Isolated, cluster: Cluster, tmp_path: Path, request: Any) -> Iterator[LocalHub]:
     """A fresh hub (its own database) on the deployed stack; every user pod is gone after the test."""
-    idle = getattr(request, "param", None)
-    local = LocalHub(cluster.kubectl, cluster.kubeconfig, NAMESPACE, tmp_path, idle_seconds=idle)
+    settings = getattr(request, "param", None) or {}
+    # Another stack's Secret would hold an OAuth client: the github case gets one.
+    oauth = {"OAUTH_CLIENT_ID": "kubepar-test-client", "OAUTH_CLIENT_SECRET": "not-a-secret"}
+    env = oauth if settings.get("authenticator") == "github" else {}
+    local = LocalHub(cluster.kubectl, cluster.kubeconfig, NAMESPACE, tmp_path, settings=settings, env=env)
     local.start()
     try:
         yield local
@@ -247,7 +250,7 @@ def _last_progress(hub: LocalHub, user: str) -> str:
     return events.text
 
 
-@pytest.mark.parametrize("hub", [10], indirect=True)
+@pytest.mark.parametrize("hub", [{"idleSeconds": 10}], indirect=True)
 def test_the_culler_stops_an_idle_session_and_its_workers_while_the_home_stays(hub: LocalHub, cluster: Cluster) -> None:
     admin = admin_session(hub)
     add_user(hub, admin, "erin")
@@ -394,3 +397,50 @@ def test_the_r_workers_the_hook_creates_join_the_users_rstudio_session(
             pods.stop(process)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "workers: 2" in result.stdout
+
+
+def test_a_hub_restart_keeps_its_users_their_groups_and_their_running_sessions(hub: LocalHub, cluster: Cluster) -> None:
+    admin = admin_session(hub)
+    add_user(hub, admin, "jo")
+    spawned, pod = start(hub, cluster, "jo", "rstudio")
+    assert spawned.status_code in (201, 202), hub.logs()
+    assert pod is not None
+    assert wait(lambda: ready(hub, "jo"), 60, "jo's session ready")
+    hub.restart_hub()
+    # The database on the hub's claim: the users, the approval, the stack's groups and the session.
+    assert hub.api("GET", "/groups/lab").json()["users"] == ["ada", "grace"]
+    assert hub.log_in("jo", PASSWORD)
+    assert ready(hub, "jo"), hub.logs()
+    assert (_pod(cluster, "session-jo") or {}).get("metadata", {}).get("uid") == pod["metadata"]["uid"]
+    assert requests.get(f"{hub.url}/user/jo/api", timeout=30).json()["version"]
+
+
+@pytest.mark.parametrize("hub", [{"maxSessions": 1}], indirect=True)
+def test_a_start_past_hub_max_sessions_is_refused(hub: LocalHub, cluster: Cluster) -> None:
+    admin = admin_session(hub)
+    for user in ("kim", "lee"):
+        add_user(hub, admin, user)
+    first, _ = start(hub, cluster, "kim", "rstudio")
+    assert first.status_code in (201, 202), hub.logs()
+    assert wait(lambda: ready(hub, "kim"), 60, "kim's session ready")
+    second = hub.api("POST", "/users/lee/server", json={"profile": "rstudio"})
+    assert second.status_code == 429, second.text
+    assert "limit" in second.json()["message"].lower()
+    assert _pod(cluster, "session-lee") is None
+
+
+@pytest.mark.parametrize(
+    "hub",
+    [{"authenticator": "github", "users": ["octo"], "oauthCallbackUrl": "http://localhost:8000/hub/oauth_callback"}],
+    indirect=True,
+)
+def test_with_github_the_hub_sends_people_to_github_with_the_stacks_client_and_callback(hub: LocalHub) -> None:
+    """oauthenticator 17.4 as the stack configures it; nothing here reaches GitHub."""
+    answer = requests.get(f"{hub.url}/hub/oauth_login", timeout=30, allow_redirects=False)
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["Location"]
+    assert location.startswith("https://github.com/login/oauth/authorize?")
+    assert "client_id=kubepar-test-client" in location
+    assert "redirect_uri=http%3A%2F%2Flocalhost%3A8000%2Fhub%2Foauth_callback" in location
+    # No sign-up page: accounts are GitHub's; only hubUsers, group members and admins get in.
+    assert requests.get(f"{hub.url}/hub/signup", timeout=30).status_code == 404

@@ -59,11 +59,19 @@ class LocalHub:
     """The hub and its proxy of a deployed hub stack, as local processes."""
 
     def __init__(
-        self, kubectl: Kubectl, kubeconfig: Path, namespace: str, root: Path, idle_seconds: int | None = None
+        self,
+        kubectl: Kubectl,
+        kubeconfig: Path,
+        namespace: str,
+        root: Path,
+        settings: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
-        """``kubectl``: the admin's, on ``kubeconfig`` (reads the stack's objects, makes the hub's token)."""
+        """``kubectl``: the admin's, on ``kubeconfig`` (reads the stack's objects, makes the hub's token).
+        ``settings``: values of hub.json a test changes (the culler's timeout); ``env``: what another
+        stack's Secret would add (an OAuth client)."""
         self.kubectl, self.kubeconfig, self.namespace, self.root = kubectl, kubeconfig, namespace, root
-        self.idle_seconds = idle_seconds
+        self.overrides, self.extra_env = dict(settings or {}), dict(env or {})
         self.hub_port, self.proxy_port, self.api_port = free_port(), free_port(), free_port()
         self.session_ports: dict[str, int] = {}
         self.test_token = secrets.token_hex(32)
@@ -118,8 +126,7 @@ class LocalHub:
         settings = dict(self.settings)
         settings["hubUrl"] = f"http://127.0.0.1:{self.hub_port}"
         settings["proxyApiUrl"] = f"http://127.0.0.1:{self.api_port}"
-        if self.idle_seconds is not None:
-            settings["idleSeconds"] = self.idle_seconds
+        settings.update(self.overrides)
         (self.root / "hub.json").write_text(json.dumps(settings))
         (self.root / "jupyterhub_config.py").write_text(self.files["jupyterhub_config.py"])
         (self.root / "session-ports.json").write_text("{}")
@@ -155,7 +162,7 @@ class LocalHub:
         ]
         assert proxy_argv[0] == "configurable-http-proxy"
         proxy_env = {"PATH": os.environ["PATH"], "CONFIGPROXY_AUTH_TOKEN": self.secret["proxy-token"]}
-        self._start("proxy", [str(PROXY_BIN), *proxy_argv[1:]], proxy_env)
+        self.proxy_process = self._start("proxy", [str(PROXY_BIN), *proxy_argv[1:]], proxy_env)
         hub = self._container(self.hub_deployment)
         env = {"PATH": f"{HUB_VENV / 'bin'}:{os.environ['PATH']}", "KUBECONFIG": str(self.hub_account_kubeconfig())}
         for item in hub["env"]:
@@ -168,7 +175,21 @@ class LocalHub:
         # The declared command, with the wrapper for the config: tini -- jupyterhub --config <file>.
         command = hub["command"]
         assert command[:3] == ["tini", "--", "jupyterhub"]
-        self._start("hub", [str(HUB_VENV / "bin" / "jupyterhub"), "--config", str(wrapper)], env)
+        self.hub_argv, self.hub_env = (
+            [str(HUB_VENV / "bin" / "jupyterhub"), "--config", str(wrapper)],
+            {**env, **self.extra_env},
+        )
+        self.hub_process = self._start("hub", self.hub_argv, self.hub_env)
+        self._wait_for_hub()
+
+    def restart_hub(self) -> None:
+        """Stop the hub process alone and start it again on its database, as a rescheduled hub pod does."""
+        stop(self.hub_process)
+        self.processes.remove(self.hub_process)
+        self.hub_process = self._start("hub", self.hub_argv, self.hub_env)
+        self._wait_for_hub()
+
+    def _wait_for_hub(self) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -290,9 +311,7 @@ class LocalHub:
 
     def memory_bytes(self) -> int:
         """Resident memory of the hub, the proxy and the hub's services (the idle culler), together."""
-        sessions = {id(process) for process in self.processes[2:]}
-        roots = [process.pid for process in self.processes if id(process) not in sessions]
-        return sum(_rss(pid) for pid in _tree(roots))
+        return sum(_rss(pid) for pid in _tree([self.proxy_process.pid, self.hub_process.pid]))
 
     def stop(self) -> None:
         for process in reversed(self.processes):
