@@ -332,3 +332,17 @@ def test_the_front_proves_the_name_by_dns_and_forwards_only_to_the_proxy() -> No
     from tests.policies.helpers import violations
 
     assert violations(capture, EnforcementLevel.MANDATORY) == []
+
+
+def test_the_hubs_r_packages_reach_r_pods_only() -> None:
+    settings = settings_of(program("kwok-hub", packages='["data.table"]'))
+    for profile in settings["profiles"]:
+        for item in profile["objects"]:
+            if item["kind"] != "Deployment":
+                continue
+            for container in item["spec"]["template"]["spec"].get("initContainers", []):
+                env = {e["name"]: e.get("value", "") for e in container.get("env", [])}
+                if container["image"].startswith("rocker/"):
+                    assert "data.table" in env.get("KUBEPAR_PACKAGES", ""), item["metadata"]["name"]
+                else:
+                    assert "data.table" not in env.get("KUBEPAR_PACKAGES", ""), item["metadata"]["name"]

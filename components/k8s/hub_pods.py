@@ -264,7 +264,8 @@ def worker_objects(settings: WorkloadSettings, profile: HubProfile) -> list[dict
             _service(settings, SESSION, settings.worker_port),
         ]
         return objects
-    built = {role.component: role for role in dask_engine.build(sized).roles}
+    # The hub's packages are R packages (RStudio and R workers): Dask's pods install none of them.
+    built = {role.component: role for role in dask_engine.build(dataclasses.replace(sized, packages=())).roles}
     old, new = endpoint_host(sized), _endpoint(settings)
     scheduler = _retarget(built["scheduler"], old, new)
     scheduler = dataclasses.replace(
@@ -348,7 +349,7 @@ def hub_worker_roles(settings: WorkloadSettings) -> tuple[PodRole, ...]:
     if "rstudio" in kinds:
         roles.append(r_engine.worker_role(settings))
     if "jupyterlab" in kinds:
-        built = {role.component: role for role in dask_engine.build(settings).roles}
+        built = {role.component: role for role in dask_engine.build(dataclasses.replace(settings, packages=())).roles}
         roles += [dataclasses.replace(built["scheduler"], component="dask-scheduler"), built["worker"]]
     unique = {role.component: role for role in roles}
     return tuple(unique.values())
