@@ -110,7 +110,7 @@ stack_outputs = {
     "sweeps": {name: {"job": sweep.job, "run": sweep.run} for name, sweep in sweeps.items()},
     "namespace": namespace.name,
     # These four are read back by the next `pulumi up` (components/config/previous.py).
-    "workers": workload.workers,
+    "workers": workload.workers if workload.hub is None else None,  # the hub: per profile (hubProfiles)
     "packages": list(workload.packages),
     "homeClaim": home.claim,
     "homeSize": workload.home_size,
