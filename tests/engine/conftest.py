@@ -26,7 +26,9 @@ import yaml
 from pulumi import automation as auto
 
 from tests.conftest import ROOT
+from tests.engine.hub_steps import BIG, NAME, NAMESPACE, USERS
 from tools import stack as engine_stack
+from tools.harness.hub import LocalHub
 
 BIN = engine_stack.ENGINE_BIN
 # What a stack of the project needs in its folder; nothing else is copied.
@@ -173,3 +175,34 @@ def deploy(cluster: Cluster, project: Path, state: Path) -> Iterator[Any]:
             deployed.stack.destroy()
         except auto.CommandError:
             pass
+
+
+# engine hub: the stack its tests share (deployed once), and a fresh hub per test.
+@pytest.fixture(scope="session")
+def hub_stack(cluster: Cluster, project: Path, state: Path) -> Iterator[engine_stack.Isolated]:
+    document = yaml.safe_load((ROOT / "Pulumi.kwok-hub.yaml").read_text())
+    document["config"]["kubepar:namespace"] = NAMESPACE
+    document["config"]["kubepar:hubProfiles"].append(BIG)
+    (project / f"Pulumi.{NAME}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    selected = engine_stack.Isolated(NAME, work_dir=project, state=state, kubeconfig=cluster.kubeconfig)
+    selected.set_config("kubepar:hubSecretSeed", auto.ConfigValue(value=secrets.token_hex(32), secret=True))
+    selected.up(color="never")
+    yield selected
+    selected.destroy(color="never")
+
+
+@pytest.fixture
+def hub(hub_stack: engine_stack.Isolated, cluster: Cluster, tmp_path: Path, request: Any) -> Iterator[LocalHub]:
+    """A fresh hub (its own database) on the deployed stack; every user pod is gone after the test."""
+    settings = getattr(request, "param", None) or {}
+    # Another stack's Secret would hold an OAuth client: the github case gets one.
+    oauth = {"OAUTH_CLIENT_ID": "kubepar-test-client", "OAUTH_CLIENT_SECRET": "not-a-secret"}
+    env = oauth if settings.get("authenticator") == "github" else {}
+    local = LocalHub(cluster.kubectl, cluster.kubeconfig, NAMESPACE, tmp_path, settings=settings, env=env)
+    local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+        # The next test's hub has a database of its own: no session of this one is left behind.
+        cluster.kubectl("delete", "pods", "-n", USERS, "-l", "hub.jupyter.org/username", check=False)
