@@ -216,6 +216,6 @@ def test_a_hub_restart_keeps_its_users_their_groups_and_their_running_sessions(h
     # The database on the hub's claim: the users, the approval, the stack's groups and the session.
     assert hub.api("GET", "/groups/lab").json()["users"] == ["ada", "grace"]
     assert hub.log_in("jo", PASSWORD)
-    assert ready(hub, "jo"), hub.logs()
+    assert wait(lambda: ready(hub, "jo"), 60, "jo's session, after the restart")
     assert (pod_of(cluster, "session-jo") or {}).get("metadata", {}).get("uid") == pod["metadata"]["uid"]
     assert requests.get(f"{hub.url}/user/jo/api", timeout=30).json()["version"]
