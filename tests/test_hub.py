@@ -346,3 +346,32 @@ def test_the_hubs_r_packages_reach_r_pods_only() -> None:
                     assert "data.table" in env.get("KUBEPAR_PACKAGES", ""), item["metadata"]["name"]
                 else:
                     assert "data.table" not in env.get("KUBEPAR_PACKAGES", ""), item["metadata"]["name"]
+
+
+@pytest.mark.parametrize("key", ["hubSecretSeed", "hubOAuthClientId", "hubOAuthClientSecret"])
+def test_the_hubs_secrets_are_refused_in_plain_text(key: str) -> None:
+    from tools import harness
+
+    monitor = harness.RecordingMonitor(harness.RecordingMocks())
+    with pytest.raises(Exception, match=f"kubepar:{key}: stored in plain text; set it with `make config-secret"):
+        harness.run_program("kwok-hub", {f"kubepar:{key}": "typed-in-the-open"}, monitor=monitor)
+    assert monitor.records == []
+
+
+def test_a_seed_set_as_a_secret_replaces_the_generated_one_and_never_shows() -> None:
+    seed = "a-seed-the-admin-chose-0123456789"
+    capture = program("kwok-hub", hubSecretSeed={"secret": seed})
+    assert not capture.of_type("random:index/randomId:RandomId")
+    secret = only(capture.of_type("kubernetes:core/v1:Secret"))
+    assert "stringData" in secret.secret_paths
+    assert seed not in json.dumps(capture.outputs) and seed not in yaml.safe_dump_all(capture.kubernetes("ConfigMap"))
+
+
+def test_the_hubs_keys_derive_from_the_seed_each_its_own_and_the_same_at_every_up() -> None:
+    from components.k8s.hub import derive
+
+    keys = {purpose: derive("seed", purpose) for purpose in ("cookie-secret", "crypt-key", "proxy-token")}
+    assert len(set(keys.values())) == 3
+    # 32 bytes as hex: what JupyterHub takes as its cookie secret and as a crypt key.
+    assert all(len(key) == 64 and int(key, 16) >= 0 for key in keys.values())
+    assert derive("seed", "crypt-key") == keys["crypt-key"] != derive("other seed", "crypt-key")
