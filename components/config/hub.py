@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from components.ground import quantities
+from components.ground.hub_sizes import HUB_PODS, profile_pods
 from components.ground.parsers import parse_cpu, parse_memory
 from components.ground.reader import Reader
 from components.ground.settings import HubProfile, HubSettings
@@ -213,29 +214,6 @@ def parse_hub(read: Reader, defaults: dict[str, str]) -> HubSettings:
     )
 
 
-def profile_pods(profile: HubProfile) -> tuple[tuple[int, int], tuple[int, int], int]:
-    """((CPU millis, memory bytes) on the system pool, (per worker), workers) of one running session.
-
-    An RStudio session's pod holds RStudio (the profile's size) and its small single-user server;
-    a JupyterLab session with workers also runs its own Dask scheduler on the system pool.
-    """
-    cpu, memory = quantities.cpu_millis(profile.cpu), quantities.memory_bytes(profile.memory)
-    if profile.session == "rstudio":
-        cpu += quantities.cpu_millis(RSTUDIO_FRONT[0])
-        memory += quantities.memory_bytes(RSTUDIO_FRONT[1])
-    if profile.session == "jupyterlab" and profile.workers:
-        cpu, memory = cpu + DASK_SCHEDULER[0], memory + DASK_SCHEDULER[1]
-    worker = (quantities.cpu_millis(profile.worker_cpu), quantities.memory_bytes(profile.worker_memory))
-    return (cpu, memory), worker, profile.workers
-
-
-# An RStudio session's single-user server only forwards to RStudio: the profile's size is RStudio's.
-RSTUDIO_FRONT = ("250m", "512Mi")
-# Each JupyterLab session's own Dask scheduler: small, it only routes tasks.
-DASK_SCHEDULER = (500, 1024**3)
-DASK_SCHEDULER_SIZE = ("500m", "1Gi")
-
-
 def check_profiles_fit(
     read: Reader, hub: HubSettings, worker_machine: str, worker_nodes: int, system_machine: str
 ) -> None:
@@ -282,10 +260,6 @@ def hub_worker_demand(hub: HubSettings, workers: int, worker_cpu: str, worker_me
     if busiest is None:
         return 0, worker_cpu, worker_memory
     return busiest.workers * hub.max_sessions, busiest.worker_cpu, busiest.worker_memory
-
-
-# The hub's own pods on the system pool (engines/hub.py): hub 500m/1Gi, proxy 200m/256Mi.
-HUB_PODS = {"hub": (500, 1024**3), "proxy": (200, 256 * 1024**2)}
 
 
 def users_quota(read: Reader, hub: HubSettings, pools: tuple[str, int, str, int] | None) -> tuple[int, int]:

@@ -28,6 +28,7 @@ from components.engines.model import (
     files,
 )
 from components.engines.r_language import check_packages
+from components.ground.hub_sizes import HUB_SIZE, PROXY_SIZE
 from components.ground.settings import WorkloadSettings
 
 HUB_CHART = "4.4.0"
@@ -69,8 +70,8 @@ def hub_role(settings: WorkloadSettings) -> PodRole:
             ("CONFIGPROXY_AUTH_TOKEN", "proxy-token"),
             *(OAUTH_ENV if settings.hub is not None and settings.hub.authenticator != "native" else ()),
         ),
-        cpu="500m",
-        memory="1Gi",
+        cpu=HUB_SIZE[0],
+        memory=HUB_SIZE[1],
         probe=Probe(port=HUB_PORT, path="/hub/health"),
         security=Security(fs_group=NON_ROOT_UID, api_access=True),
         # The database: users, their groups, their servers. A restart keeps them.
@@ -105,8 +106,8 @@ def proxy_role(settings: WorkloadSettings) -> PodRole:
             f"--error-target={hub_url(settings)}/hub/error",
         ),
         secret_env=(("CONFIGPROXY_AUTH_TOKEN", "proxy-token"),),
-        cpu="200m",
-        memory="256Mi",
+        cpu=PROXY_SIZE[0],
+        memory=PROXY_SIZE[1],
         probe=Probe(port=PROXY_PORT, path="/_chp_healthz"),
         security=Security(run_as_user=65534),
         exposure=Exposure(

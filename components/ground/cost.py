@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from components.ground import quantities
+from components.ground.hub_sizes import HUB_PODS, profile_pods
 from components.ground.machines import family_facts, family_of
 from components.ground.pools import NODE_DISK_GB
 from components.ground.settings import GkeSettings, WorkloadSettings
@@ -169,16 +170,15 @@ def hub_costs(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | 
         return None
     home = quantities.memory_bytes(workload.home_size) / 1024**3 * float(table["disks_gib_month"][HOME_DISK_TYPE])
     profiles: dict[str, float] = {}
+    system_cpu, system_memory = quantities.allocatable(system_shape)
+    hub_cpu, hub_memory = (sum(size) for size in zip(*HUB_PODS.values(), strict=True))
     for profile in hub.profiles:
-        cpu, memory = quantities.cpu_millis(profile.cpu), quantities.memory_bytes(profile.memory)
-        system_cpu, system_memory = quantities.allocatable(system_shape)
-        # The hub and proxy take 700m and 1.25Gi of the first system node.
-        beside_hub = cpu + 700 <= system_cpu and memory + 1280 * 1024**2 <= system_memory
-        per_node = quantities.workers_per_node(
-            worker_shape, quantities.cpu_millis(profile.worker_cpu), quantities.memory_bytes(profile.worker_memory)
-        )
-        workers = nodes_for(profile.workers, per_node) * worker_price
-        profiles[profile.name] = round((0 if beside_hub else system_price) + workers + home / HOURS_PER_MONTH, 3)
+        (cpu, memory), (worker_cpu, worker_memory), workers = profile_pods(profile)
+        # The hub and proxy share the first system node.
+        beside_hub = cpu + hub_cpu <= system_cpu and memory + hub_memory <= system_memory
+        per_node = quantities.workers_per_node(worker_shape, worker_cpu, worker_memory)
+        worker_nodes = nodes_for(workers, per_node) * worker_price
+        profiles[profile.name] = round((0 if beside_hub else system_price) + worker_nodes + home / HOURS_PER_MONTH, 3)
     return {
         "usdPerHourPerSession": profiles,
         "note": "on top of estimatedCost (the hub alone); each running session adds its profile's figure at most",

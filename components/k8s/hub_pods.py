@@ -19,7 +19,6 @@ import dataclasses
 import re
 from typing import Any
 
-from components.config.hub import RSTUDIO_FRONT
 from components.engines import dask as dask_engine
 from components.engines import r as r_engine
 from components.engines.hub import PROXY_API_PORT, PROXY_PORT, PROXY_SERVICE, hub_url
@@ -35,6 +34,7 @@ from components.engines.model import (
 )
 from components.engines.python_language import image_tag, pip_installer
 from components.engines.r_language import RSTUDIO_HOME, r_installer, user_library
+from components.ground.hub_sizes import RSTUDIO_FRONT
 from components.ground.quantities import cpu_millis, memory_bytes, whole_cpus
 from components.ground.settings import HubProfile, WorkloadSettings
 from components.k8s import pods

@@ -22,8 +22,8 @@ import pytest
 import requests
 import yaml
 
-from components.config.hub import RSTUDIO_FRONT
 from components.ground.hub_rights import HUB_ROLE_NAME, same_rules
+from components.ground.hub_sizes import RSTUDIO_FRONT
 from components.ground.quantities import cpu_millis, memory_bytes
 from components.k8s.hub_pods import USER_ACCOUNT
 from tests.conftest import ROOT, program
