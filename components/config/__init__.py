@@ -31,9 +31,9 @@ SET_SECRET = "[secret]"
 
 
 def _plain_secret(key: str) -> list[str]:
-    """A problem when a secret key is set in plain text."""
+    """A problem when a secret key that is set holds plain text."""
     full = f"{PROJECT}:{key}"
-    if pulumi.runtime.get_config(full) and not pulumi.runtime.is_config_secret(full):
+    if not pulumi.runtime.is_config_secret(full):
         return [f"{full}: stored in plain text; set it with `make config-secret STACK={pulumi.get_stack()} KEY={key}`"]
     return []
 
@@ -57,8 +57,9 @@ def load() -> Settings:
     config = pulumi.Config(PROJECT)
     # The password is read apart: as a secret, and only once it is checked.
     raw: dict[str, str | None] = {key: config.get(key) for key in DEFAULTS if key not in SECRET_KEYS}
-    # The checks only ask whether a secret is set: they never see its value.
-    raw.update({key: SET_SECRET for key in SECRET_KEYS[1:] if pulumi.runtime.get_config(f"{PROJECT}:{key}")})
+    # The hub's secrets that are set; the checks only ask whether one is, they never see its value.
+    hub_secrets = [key for key in SECRET_KEYS[1:] if pulumi.runtime.get_config(f"{PROJECT}:{key}")]
+    raw.update(dict.fromkeys(hub_secrets, SET_SECRET))
     gcp_project = pulumi.Config("gcp").get("project")
     password_key = f"{PROJECT}:password"
     # Read without get_secret first, to check it before anything is created.
@@ -76,7 +77,7 @@ def load() -> Settings:
         problems = list(errors.problems)
         settings = None
     problems += unknown_keys([*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.config.get_config_env()])
-    for key in SECRET_KEYS[1:]:
+    for key in hub_secrets:
         problems += _plain_secret(key)
     if password_raw is not None:
         if not pulumi.runtime.is_config_secret(password_key):
@@ -97,7 +98,7 @@ def load() -> Settings:
     password = config.get_secret("password") if password_raw is not None else None
     for warning in settings.warnings:
         pulumi.log.warn(warning)
-    secrets = {key: config.get_secret(key) for key in SECRET_KEYS[1:] if pulumi.runtime.get_config(f"{PROJECT}:{key}")}
+    secrets = {key: config.get_secret(key) for key in hub_secrets}
     return Settings(
         secrets=secrets,
         stack=settings.stack,
