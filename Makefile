@@ -12,7 +12,7 @@ STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 # Run pulumi through these targets (or export the same PULUMI_BACKEND_URL):
 # the program refuses a run from another backend than the stack names.
 STATE_BACKEND := $(shell sed -n 's/^[[:space:]]*kubepar:stateBackend:[[:space:]]*//p' Pulumi.$(STACK).yaml 2>/dev/null | tr -d "\"'")
-PULUMI_BACKEND_URL ?= $(or $(STATE_BACKEND),file://$(CURDIR)/.pulumi-state)
+PULUMI_BACKEND_URL ?= $(or $(STATE_BACKEND),file://$(CURDIR)/.pulumi-state?metadata=skip)
 export PULUMI_BACKEND_URL
 # A clone whose stack file holds no encryption salt (CI's checkout, a second
 # laptop) uses the secrets manager recorded in the stack's state.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from components import config
@@ -55,3 +57,16 @@ def test_the_whole_program_refuses_another_backend_before_anything_is_created() 
     assert monitor.records == []
     # From its own backend it runs.
     assert harness.run_program("dev", backend="gs://kubepar-dev-pulumi-state/kubepar").outputs["cluster"]
+
+
+def test_a_folder_backend_without_its_sidecar_files_off_is_refused_naming_the_fixed_url() -> None:
+    # The blob library rewrites a sidecar in place; the stack's read of its own state can catch it empty.
+    (problem,) = _backend_problems("file:///srv/state", None)
+    assert "use file:///srv/state?metadata=skip" in problem
+    assert _backend_problems("file:///srv/state?metadata=skip", "file:///srv/state?metadata=skip") == []
+
+
+def test_every_folder_backend_kubepar_sets_writes_no_sidecar(tmp_path: Path) -> None:
+    from tools import stack
+
+    assert stack.engine_env(tmp_path)["PULUMI_BACKEND_URL"] == f"file://{tmp_path}?metadata=skip"

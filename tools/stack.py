@@ -44,11 +44,25 @@ ENGINE_BIN = ROOT / "build" / "engine" / "bin"
 KUBECONFIG = ROOT / "build" / "cluster" / "kubeconfig"
 
 
+def file_backend(state: Path) -> str:
+    """The backend URL of a state folder, without the blob library's sidecar files.
+
+    gocloud's fileblob writes a ``<checkpoint>.attrs`` file beside each blob by
+    truncating and rewriting it in place, and reads it on every read. The
+    program's StackReference to its own stack (components/config/previous.py)
+    reads the checkpoint while the engine saves it, so it can decode an empty
+    sidecar and fail the ``up`` ("failed to load checkpoint: EOF").
+    ``metadata=skip`` writes no sidecar; the checkpoint itself is replaced by
+    rename, atomically.
+    """
+    return f"file://{state}?metadata=skip"
+
+
 def engine_env(state: Path, kubeconfig: Path | None = KUBECONFIG) -> dict[str, str]:
     """The CLI's environment: the built engine first on PATH, a file backend, no downloads or update checks."""
     env = {
         "PATH": f"{ENGINE_BIN}:{os.environ.get('PATH', '')}",
-        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_BACKEND_URL": file_backend(state),
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_HOME": str(state / ".pulumi-home"),
@@ -73,7 +87,7 @@ def pin_environment(state: Path) -> None:
     reads ``PULUMI_BACKEND_URL``: the backend the CLI really uses.
     """
     os.environ.pop("KUBECONFIG", None)
-    os.environ["PULUMI_BACKEND_URL"] = f"file://{state}"
+    os.environ["PULUMI_BACKEND_URL"] = file_backend(state)
 
 
 def program_of(work_dir: Path) -> Callable[[], None]:

@@ -195,6 +195,15 @@ def check_state_backend(read: Reader, backend_in_use: str | None, stack: str) ->
             f"{declared!r} is not a Pulumi backend URL; use gs://<bucket>/<prefix> (a bucket you created for "
             "state), https://api.pulumi.com, or leave it empty for this clone's .pulumi-state folder",
         )
+    elif declared.startswith("file://") and "metadata=skip" not in declared:
+        # tools/stack.py file_backend: without it the blob library rewrites a
+        # sidecar file in place, and the stack's read of its own last outputs
+        # can catch it empty ("failed to load checkpoint: EOF").
+        read.fail(
+            "stateBackend",
+            f"a folder backend needs its sidecar files off, or an up can fail reading its own state: "
+            f"use {declared}?metadata=skip",
+        )
     elif backend_in_use is not None and backend_in_use.rstrip("/") != declared:
         read.fail(
             "stateBackend",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,9 +54,11 @@ def objects(deployed: Deployed) -> list[tuple[str, str, str]]:
     return found
 
 
-def test_up_creates_every_object_the_render_promises_and_the_api_server_has_them(deploy: Any) -> None:
+def test_up_creates_every_object_the_render_promises_and_the_api_server_has_them(deploy: Any, state: Path) -> None:
     deployed = deploy("kwup")
     deployed.up()
+    # No blob sidecar is rewritten under the stack's read of its own state (tools/stack.py file_backend).
+    assert not list(state.rglob("*.attrs")), "the folder backend wrote sidecar files"
     declared = objects(deployed)
     rendered = program("kwok", namespace="kp-kwup", password={"secret": "placeholder-password"})
     assert {(kind, name) for kind, name, _ in declared} == {
