@@ -28,10 +28,13 @@ def test_scripts_config_map_holds_the_engine_files_verbatim(engine: str, folder:
 
 def test_every_workload_file_reaches_a_pod() -> None:
     shipped: set[str] = set()
+    spark = '{"workers": 1}'
     for engine, backend in (("r", "psock"), ("r", "redis"), ("dask", "psock")):
-        for config_map in program("local", engine=engine, rBackend=backend, sweeps=SWEEPS).kubernetes("ConfigMap"):
+        stack = program("local", engine=engine, rBackend=backend, sweeps=SWEEPS, spark=spark)
+        for config_map in stack.kubernetes("ConfigMap"):
             shipped |= set(config_map["data"])
-    assert {path.name for folder in ("r", "python", "queue") for path in (WORKLOADS / folder).iterdir()} <= shipped
+    folders = ("r", "python", "queue", "spark")
+    assert {path.name for folder in folders for path in (WORKLOADS / folder).iterdir()} <= shipped
 
 
 def test_settings_config_map_has_a_fixed_name_and_the_count() -> None:

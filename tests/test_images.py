@@ -28,6 +28,10 @@ CHECKED = {
     "tag 4.4.0: proxy.chp.image tag 5.2.0",
     "traefik:v3.6.12": "jupyterhub/zero-to-jupyterhub-k8s jupyterhub/values.yaml at tag 4.4.0: proxy.traefik.image, "
     "the official traefik image's tag v3.6.12",
+    "apache/spark:4.1.2-scala2.13-java17-python3-ubuntu": "apache/spark-docker versions.json at 7f2e1f0 "
+    "(2026-06-25): 4.1.2/scala2.13-java17-python3-ubuntu, the newest 4.x release (4.2.0 only as previews)",
+    "python:3.12.13-slim-bookworm": "docker-library/python 3.12/slim-bookworm/Dockerfile at 4f07059 (2026-06-23): "
+    "Python 3.12.13, built --enable-shared with rpath $ORIGIN/../lib (so a copy of /usr/local runs anywhere)",
     "valkey/valkey:8.1.8": "valkey-io/valkey-io.github.io pull request 563 (2026-06-02): Docker Hub valkey/valkey "
     "tags 8.1.8, 8.1.8-trixie, 8.1.8-alpine",
 }
@@ -42,6 +46,9 @@ VARIANTS = [
     ("dev", {"rBackend": "redis"}),
     ("local", {"sweeps": SWEEPS}),
     ("dask-dev", {"sweeps": SWEEPS, "packages": '["xarray==2025.1.2"]'}),
+    # Spark beside each engine (apache/spark; RStudio's Python from the official image).
+    ("dev", {"spark": '{"workers": 2}'}),
+    ("dask-dev", {"spark": '{"workers": 2}'}),
     # The hub's HTTPS door (Traefik).
     ("hub", {"allowedSourceRanges": json.dumps([OWN_RANGE]), "hubDomain": "hub.example.org", "hubDnsZone": "z"}),
 ]

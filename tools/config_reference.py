@@ -18,8 +18,8 @@ HEADER = """# Configuration reference
 
 Generated from `Pulumi.yaml` by `make docs`; do not edit by hand. Set a key
 for one stack with `make config STACK=dev SET="workers=8"` (or in
-`Pulumi.<stack>.yaml`), then `make up STACK=dev`. Lists ({lists}) are YAML
-lists in the stack file. The password is the one secret: set it with
+`Pulumi.<stack>.yaml`), then `make up STACK=dev`. Structured keys ({lists}) are YAML
+lists or mappings in the stack file. The password is the one secret: set it with
 `make config-secret KEY=password` (kubepar refuses it in plain text).
 
 | key | type | default | what it does |

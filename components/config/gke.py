@@ -13,7 +13,7 @@ import re
 
 from components.ground.parsers import parse_cidr, parse_maintenance
 from components.ground.reader import Reader
-from components.ground.settings import GkeSettings, SweepSettings
+from components.ground.settings import GkeSettings, SparkSettings, SweepSettings
 from components.ground.sizing import machine_types, worker_pool_size
 
 RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE")
@@ -28,6 +28,7 @@ def parse_gke(
     worker_cpu: str,
     worker_memory: str,
     sweeps: list[SweepSettings],
+    spark: SparkSettings | None = None,
 ) -> GkeSettings:
     if not gcp_project:
         read.problems.append(
@@ -73,7 +74,7 @@ def parse_gke(
     weekend: tuple[str, ...] = ("SA", "SU")
     maintenance = read.parsed("maintenanceWindow", parse_maintenance, "GKE upgrades only inside it", (weekend, "01:00"))
 
-    max_nodes = worker_pool_size(read, worker_machine, workers, worker_cpu, worker_memory, sweeps)
+    max_nodes = worker_pool_size(read, worker_machine, workers, worker_cpu, worker_memory, sweeps, spark=spark)
 
     return GkeSettings(
         project=gcp_project or "",

@@ -10,7 +10,6 @@ profile someone can see: a group-scoped profile names groups that have members.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from typing import Any
@@ -57,13 +56,6 @@ def _names(read: Reader, key: str, values: Any) -> tuple[str, ...]:
     return tuple(good)
 
 
-def _unknown(read: Reader, label: str, entry: dict[str, Any], keys: tuple[str, ...], what: str) -> None:
-    for unknown in sorted(set(entry) - set(keys)):
-        close = difflib.get_close_matches(str(unknown), keys, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]}?" if close else f"{what} takes {', '.join(keys)}"
-        read.fail(f"{label}.{unknown}", f"not a {what} setting, so it would do nothing; {hint}")
-
-
 def _groups(read: Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
     groups: dict[str, tuple[str, ...]] = {}
     for index, entry in enumerate(read.object_list("hubGroups")):
@@ -76,21 +68,12 @@ def _groups(read: Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
             read.fail(f"{label}.name", f"{name!r} is not a group name of lowercase letters, digits and '-'")
             continue
         label = f"hubGroups[{name}]"
-        _unknown(read, label, entry, GROUP_KEYS, "group")
+        read.unknown_fields(label, entry, GROUP_KEYS, "group")
         if name in groups:
             read.fail(label, f"the group {name!r} is listed twice; list its members once")
             continue
         groups[name] = _names(read, f"{label}.members", entry.get("members", []))
     return tuple(sorted(groups.items()))
-
-
-def _quantity(read: Reader, key: str, value: Any, parse: Any, example: str) -> str | None:
-    text = str(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else ""
-    try:
-        return str(parse(text))
-    except ValueError as error:
-        read.fail(key, f"{value!r} is not a quantity ({error}); use one such as {example}")
-        return None
 
 
 def _profiles(read: Reader, defaults: dict[str, str], groups: dict[str, tuple[str, ...]]) -> list[HubProfile]:
@@ -109,7 +92,7 @@ def _profiles(read: Reader, defaults: dict[str, str], groups: dict[str, tuple[st
             )
             continue
         label = f"hubProfiles[{name}]"
-        _unknown(read, label, entry, PROFILE_KEYS, "profile")
+        read.unknown_fields(label, entry, PROFILE_KEYS, "profile")
         session = entry.get("session")
         if session not in SESSION_KINDS:
             read.fail(
@@ -120,13 +103,13 @@ def _profiles(read: Reader, defaults: dict[str, str], groups: dict[str, tuple[st
             continue
         high = MAX_PROFILE_WORKERS[session]
         workers = read.bounded(f"{label}.workers", entry.get("workers", 0), 0, high, f"use 0..{high}")
-        cpu = _quantity(read, f"{label}.cpu", entry.get("cpu", defaults["cpu"]), parse_cpu, "1 or 500m")
-        memory = _quantity(read, f"{label}.memory", entry.get("memory", defaults["memory"]), parse_memory, "2Gi")
-        worker_cpu = _quantity(
-            read, f"{label}.workerCpu", entry.get("workerCpu", defaults["worker_cpu"]), parse_cpu, "1 or 500m"
+        cpu = read.quantity(f"{label}.cpu", entry.get("cpu", defaults["cpu"]), parse_cpu, "1 or 500m")
+        memory = read.quantity(f"{label}.memory", entry.get("memory", defaults["memory"]), parse_memory, "2Gi")
+        worker_cpu = read.quantity(
+            f"{label}.workerCpu", entry.get("workerCpu", defaults["worker_cpu"]), parse_cpu, "1 or 500m"
         )
-        worker_memory = _quantity(
-            read, f"{label}.workerMemory", entry.get("workerMemory", defaults["worker_memory"]), parse_memory, "2Gi"
+        worker_memory = read.quantity(
+            f"{label}.workerMemory", entry.get("workerMemory", defaults["worker_memory"]), parse_memory, "2Gi"
         )
         scoped = entry.get("groups", [])
         if not isinstance(scoped, list) or not all(isinstance(group, str) for group in scoped):

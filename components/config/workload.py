@@ -18,6 +18,7 @@ from components import engines
 from components.config.door import parse_door
 from components.config.gke import check_not_cluster_ranges, parse_gke
 from components.config.hub import hub_worker_demand, parse_hub, users_quota
+from components.config.spark import check_spark_fits, parse_spark
 from components.config.sweeps import parse_sweeps
 from components.engines.model import EnginePlugin, PodRole
 from components.engines.python_language import parse_dask_version
@@ -93,6 +94,7 @@ def parse(
     dask_version = read.parsed("daskVersion", parse_dask_version, "use a Dask release such as 2026.7.1", "2026.7.1")
     packages = plugin.packages(read, read.string_list("packages"))
     options = _engine_keys(read, plugin)
+    spark = parse_spark(read, engine, r_version, packages)
 
     allowed = read.cidrs("allowedSourceRanges", "RStudio")
     kube_context = read.text("kubeContext") or None
@@ -114,8 +116,9 @@ def parse(
 
     gke: GkeSettings | None = None
     if platform == "gke":
-        gke = parse_gke(read, gcp_project, pool_workers, pool_cpu, pool_memory, sweeps)
+        gke = parse_gke(read, gcp_project, pool_workers, pool_cpu, pool_memory, sweeps, spark)
         check_scheduler_fits(read, gke.system_machine_type, scheduler_cpu, scheduler_memory, sidecar=True)
+        check_spark_fits(read, spark, gke.system_machine_type)
         check_not_cluster_ranges(read, allowed, gke)
     elif read.string_list("masterAuthorizedNetworks"):
         read.fail("masterAuthorizedNetworks", "only applies to platform gke; remove it")
@@ -125,7 +128,10 @@ def parse(
         if hub is not None:
             check_existing_pools(read, 0, worker_cpu, worker_memory, sweeps, scheduler_cpu, scheduler_memory)
         else:
-            check_existing_pools(read, pool_workers, pool_cpu, pool_memory, sweeps, scheduler_cpu, scheduler_memory)
+            check_existing_pools(
+                read, pool_workers, pool_cpu, pool_memory, sweeps, scheduler_cpu, scheduler_memory, spark
+            )
+            check_spark_fits(read, spark, read.text("systemMachineType"))
     if hub is not None:
         hub = dataclasses.replace(hub, quota=users_quota(read, hub, _pools(read, node_pools, gke)))
 
@@ -159,10 +165,18 @@ def parse(
         sweeps=tuple(sweeps),
         hub=hub,
         door=door,
+        spark=spark,
     )
     if gke is not None:
         built = engines.engine_for(workload)
-        gke = dataclasses.replace(gke, system_nodes=_system_nodes(read, gke, built.roles), doors=len(built.access))
+        system = _system_nodes(read, gke, built.roles)
+        without_spark = tuple(role for role in built.roles if not role.component.startswith("spark-"))
+        gke = dataclasses.replace(
+            gke,
+            system_nodes=system,
+            spark_system_nodes=system - _system_nodes(read, gke, without_spark) if spark is not None else 0,
+            doors=sum(not door.forward_only for door in built.access),
+        )
         if read.problems:
             raise ConfigError(read.problems)
     return Settings(

@@ -14,6 +14,7 @@ import pkgutil
 
 from components.engines.https_front import with_https_front
 from components.engines.model import Engine, EnginePlugin
+from components.engines.spark import with_spark
 from components.ground.project import DEFAULTS
 from components.ground.settings import WorkloadSettings
 
@@ -33,5 +34,6 @@ def plugins() -> dict[str, EnginePlugin]:
 
 
 def engine_for(settings: WorkloadSettings) -> Engine:
-    """The stack's engine; with a public door (``domain``, ``hubDomain``), behind the HTTPS front."""
-    return with_https_front(plugins()[settings.engine].build(settings), settings)
+    """The stack's engine, with Spark beside it (``spark``); with a public door (``domain``,
+    ``hubDomain``), behind the HTTPS front."""
+    return with_https_front(with_spark(plugins()[settings.engine].build(settings), settings), settings)

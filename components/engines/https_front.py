@@ -135,5 +135,9 @@ def with_https_front(engine: Engine, settings: WorkloadSettings) -> Engine:
         roles=(*roles, front_role(settings, door)),
         files={**engine.files, **traefik_files(door, target)},
         edges=(*engine.edges, Edge(client=COMPONENT, server=public.component, port=public.port)),
-        access=(Access(component=COMPONENT, port=HTTPS_PORT, url=f"https://{door.domain}"),),
+        access=(
+            Access(component=COMPONENT, port=HTTPS_PORT, url=f"https://{door.domain}"),
+            # Port-forward-only doors (Spark's UIs) stay as they are.
+            *(access for access in engine.access if access.forward_only),
+        ),
     )

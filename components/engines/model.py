@@ -58,6 +58,20 @@ class Probe:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PythonEnv:
+    """A Python interpreter and virtualenv for a role whose image has none (RStudio, for sparklyr),
+    made by an init container of the official Python image into a volume mounted at ``path``."""
+
+    image: str
+    path: str
+    """Mount path in both containers: the interpreter's copy and the virtualenvs under ``envs/``."""
+    name: str
+    """The virtualenv's name, under ``<path>/envs``."""
+    requirements: tuple[str, ...]
+    """Pinned requirements installed into it."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Installer:
     """How a role's extra packages are installed once per pod, in an init container."""
 
@@ -70,6 +84,8 @@ class Installer:
     system_libraries: tuple[str, ...] = ()
     """System libraries (``hiredis``) fetched by a first init container, without root, from the
     image's own distribution, and found through LD_LIBRARY_PATH."""
+    python: PythonEnv | None = None
+    """A Python of the pod's own, made by a last init container (sparklyr's client), or None."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,6 +233,8 @@ class Access:
     """Empty for the session (``url``, ``portForward``); ``dashboard`` for ``dashboardUrl``..."""
     url: str | None = None
     """The public address, when it is a name rather than the LoadBalancer's IP (the HTTPS door)."""
+    forward_only: bool = False
+    """No Service at all: only ``kubectl port-forward`` to the role's pods reaches it (Spark's UIs)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -133,7 +133,14 @@ def for_stack(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | 
         if shape is not None
         else None
     )
-    return hourly(
+    spark = workload.spark
+    spark_nodes = 0
+    if spark is not None and shape is not None:
+        spark_per_node = quantities.workers_per_node(
+            shape, quantities.cpu_millis(spark.worker_cpu), quantities.memory_bytes(spark.worker_memory)
+        )
+        spark_nodes = nodes_for(spark.workers, spark_per_node)
+    estimate = hourly(
         pools={
             "system": Pool(
                 machine_type=gke.system_machine_type, nodes=gke.system_nodes, spot=False, disk_gb=NODE_DISK_GB
@@ -141,7 +148,7 @@ def for_stack(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | 
             "worker": Pool(
                 machine_type=gke.worker_machine_type,
                 # engine hub: no session runs until someone starts one (hub_costs prices them).
-                nodes=nodes_for(0 if workload.hub is not None else workload.workers, per_node),
+                nodes=nodes_for(0 if workload.hub is not None else workload.workers, per_node) + spark_nodes,
                 spot=gke.spot,
                 disk_gb=NODE_DISK_GB,
             ),
@@ -149,6 +156,31 @@ def for_stack(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | 
         load_balancers=gke.doors if workload.allowed_source_ranges else 0,
         volume_gb=math.ceil(quantities.memory_bytes(workload.home_size) / 1024**3),
     )
+    if estimate is not None and spark is not None:
+        estimate["spark"] = spark_share(gke, gke.spark_system_nodes, spark_nodes)
+    return estimate
+
+
+def spark_share(gke: GkeSettings, system_nodes: int, worker_nodes: int) -> dict[str, Any] | None:
+    """What the stack would cost less an hour without the ``spark`` key: its nodes, their disks and NAT."""
+    share = hourly(
+        pools={
+            "system": Pool(machine_type=gke.system_machine_type, nodes=system_nodes, spot=False, disk_gb=NODE_DISK_GB),
+            "worker": Pool(
+                machine_type=gke.worker_machine_type, nodes=worker_nodes, spot=gke.spot, disk_gb=NODE_DISK_GB
+            ),
+        },
+        load_balancers=0,
+        volume_gb=0,
+    )
+    if share is None:
+        return None
+    return {
+        "usdPerHour": round(sum(value for key, value in share["items"].items() if key != "cluster"), 3),
+        "nodes": share["nodes"],
+        "note": "included in usdPerHour: the Spark workers' nodes, and the system nodes its master and Connect "
+        "server add",
+    }
 
 
 def hub_costs(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | None:

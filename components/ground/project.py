@@ -49,8 +49,9 @@ DEFAULTS: dict[str, str] = {
 }
 """Defaults of the declared keys, as the text the CLI passes for them."""
 
-LIST_KEYS: tuple[str, ...] = tuple(key for key, spec in declared_keys().items() if spec.get("type") == "array")
-"""Structured keys: YAML lists in the stack file, JSON text from the CLI."""
+STRUCTURED = ("array", "object")
+LIST_KEYS: tuple[str, ...] = tuple(key for key, spec in declared_keys().items() if spec.get("type") in STRUCTURED)
+"""Structured keys: YAML lists or mappings in the stack file, JSON text from the CLI."""
 
 
 def stack_names() -> list[str]:

@@ -10,6 +10,7 @@ and returns a fallback, so every problem is reported at once.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
@@ -112,6 +113,22 @@ class Reader:
 
     def object_list(self, key: str) -> list[Any]:
         return self.items(key, "mappings") or []
+
+    def unknown_fields(self, label: str, entry: dict[str, Any], keys: tuple[str, ...], what: str) -> None:
+        """A problem per field of a structured entry that kubepar does not read, with the closest name."""
+        for unknown in sorted(set(entry) - set(keys)):
+            close = difflib.get_close_matches(str(unknown), keys, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else f"{what} takes {', '.join(keys)}"
+            self.fail(f"{label}.{unknown}", f"not a {what} setting, so it would do nothing; {hint}")
+
+    def quantity(self, key: str, value: Any, parse: Callable[[str], str], example: str) -> str | None:
+        """A field's Kubernetes quantity (a YAML number or string), or None after a problem."""
+        text = str(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else ""
+        try:
+            return str(parse(text))
+        except ValueError as error:
+            self.fail(key, f"{value!r} is not a quantity ({error}); use one such as {example}")
+            return None
 
     def bounded(self, key: str, value: Any, low: int, high: int, fix: str) -> int | None:
         """A whole number given as a YAML number or string, bounded before conversion."""

@@ -52,6 +52,8 @@ class GkeSettings:
     """System nodes the session and the other system-pool pods need at once (placement arithmetic)."""
     doors: int = 1
     """The engine's user-facing ports: each a LoadBalancer when allowedSourceRanges is set."""
+    spark_system_nodes: int = 0
+    """Of ``system_nodes``, those the Spark master and Connect server add (Spark's share of the estimate)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +136,22 @@ class HubSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SparkSettings:
+    """The ``spark`` key: a Spark Connect server, a standalone master and workers beside the engine."""
+
+    workers: int
+    """Worker pods (one executor each), on the worker pool."""
+    worker_cpu: str
+    """Whole CPUs per worker: the executor's cores."""
+    worker_memory: str
+    driver_cpu: str
+    """The Connect server (Spark's driver), on the system pool."""
+    driver_memory: str
+    version: str
+    """The apache/spark image's version; the session's client is pinned to it exactly."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class WorkloadSettings:
     """Settings of what runs in the cluster; the same on every platform."""
 
@@ -186,6 +204,8 @@ class WorkloadSettings:
     """engine hub's own settings; None for every other engine."""
     door: Door | None = None
     """The public HTTPS door (domain, or hubDomain), or None: port-forward only."""
+    spark: SparkSettings | None = None
+    """Spark Connect beside the engine, or None (the ``spark`` key absent, or workers 0)."""
 
     def option(self, key: str) -> str | None:
         """The selected engine's own key, or None when that engine has no such key."""

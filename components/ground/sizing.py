@@ -14,7 +14,7 @@ from components.ground import cost, quantities
 from components.ground.machines import machine_problem
 from components.ground.pools import SYSTEM_POOL_MAX_NODES
 from components.ground.reader import Reader
-from components.ground.settings import SweepSettings
+from components.ground.settings import SparkSettings, SweepSettings
 
 # The Cloud Storage FUSE sidecar GKE injects into every pod that mounts the
 # results bucket requests this much by default: it counts towards a node.
@@ -32,8 +32,9 @@ def worker_pool_size(
     sweeps: list[SweepSettings],
     *,
     sidecar: bool = True,
+    spark: SparkSettings | None = None,
 ) -> int:
-    """The worker pool ceiling: derived, or set by hand, so workers and every sweep fit at once.
+    """The worker pool ceiling: derived, or set by hand, so workers, Spark's and every sweep fit at once.
 
     ``sidecar``: task pods mount the results bucket (GKE) and carry the FUSE sidecar.
     """
@@ -56,6 +57,20 @@ def worker_pool_size(
     worker_nodes = math.ceil(workers / per_node)
     needs = [f"{workers} workers need {worker_nodes} ({per_node} per node)"] if workers else []
     needed = worker_nodes
+    if spark is not None:
+        fit = quantities.workers_per_node(
+            shape, quantities.cpu_millis(spark.worker_cpu), quantities.memory_bytes(spark.worker_memory)
+        )
+        if fit == 0:
+            read.fail(
+                "spark.workerMemory",
+                f"a Spark worker ({spark.worker_cpu} CPU, {spark.worker_memory}) does not fit on {machine} after "
+                "GKE's reservations; choose a larger workerMachineType or a smaller spark.workerCpu/workerMemory",
+            )
+        else:
+            nodes = math.ceil(spark.workers / fit)
+            needs.append(f"{spark.workers} Spark workers need {nodes} ({fit} per node)")
+            needed += nodes
     for sweep in sweeps:
         # Each task pod also carries the Cloud Storage FUSE sidecar.
         fit = quantities.workers_per_node(
@@ -81,7 +96,7 @@ def worker_pool_size(
                 "workerPoolMaxNodes",
                 f"{max_nodes} {machine} nodes cannot hold everything that runs at once: {'; '.join(needs)}; "
                 f"{needed} in all. Raise workerPoolMaxNodes to {needed} (or set 0 to derive it), "
-                "or lower workers or a sweep's parallelism",
+                "or lower workers, spark.workers or a sweep's parallelism",
             )
         return max_nodes
     if needed > MAX_DERIVED_POOL_NODES:
@@ -152,7 +167,14 @@ def check_system_pool(read: Reader, machine: str, pods: dict[str, tuple[int, int
 
 
 def check_existing_pools(
-    read: Reader, workers: int, worker_cpu: str, worker_memory: str, sweeps: list[SweepSettings], cpu: str, memory: str
+    read: Reader,
+    workers: int,
+    worker_cpu: str,
+    worker_memory: str,
+    sweeps: list[SweepSettings],
+    cpu: str,
+    memory: str,
+    spark: SparkSettings | None = None,
 ) -> None:
     """platform existing with nodePools: the cluster's pools are fixed, so what runs must fit them now."""
     system_machine, worker_machine = machine_types(read, priced=False)
@@ -163,7 +185,7 @@ def check_existing_pools(
             "kubepar checks that workers and sweeps fit on them",
         )
         return
-    worker_pool_size(read, worker_machine, workers, worker_cpu, worker_memory, sweeps, sidecar=False)
+    worker_pool_size(read, worker_machine, workers, worker_cpu, worker_memory, sweeps, sidecar=False, spark=spark)
     check_scheduler_fits(read, system_machine, cpu, memory, sidecar=False)
 
 

@@ -24,6 +24,7 @@ from components.engines.model import (
     SYSTEM_DIR,
     Installer,
     PodRole,
+    PythonEnv,
 )
 from components.ground.pools import POOL_LABEL, WORKER_POOL, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
 from components.ground.rocker import ROCKER_INIT_CAPABILITIES
@@ -33,6 +34,7 @@ SYSTEM_VOLUME = "kubepar-system"
 QUEUE_AUTH_VOLUME = "kubepar-queue-auth"
 SETTINGS_VOLUME = "kubepar-settings"
 PACKAGES_VOLUME = "kubepar-packages"
+PYTHON_VOLUME = "kubepar-python"
 TMP_VOLUME = "tmp"
 HOME_VOLUME = "home"
 TMP_DIR = "/tmp"
@@ -95,12 +97,13 @@ def _init_container(
     mounts: list[dict[str, Any]],
     installer: Installer,
     role: PodRole,
+    image: str | None = None,
 ) -> dict[str, Any]:
-    """An init container of the role's installer image: the pod's size, non-root, read-only root."""
+    """An init container of the role's installer image (or ``image``): the pod's size, non-root, read-only root."""
     fs_group = role.security.fs_group
     return {
         "name": name,
-        "image": installer.image,
+        "image": image or installer.image,
         "image_pull_policy": "Always",
         "command": command,
         "env": [
@@ -159,6 +162,24 @@ def _installer_container(installer: Installer, role: PodRole) -> dict[str, Any]:
         ],
         installer,
         role,
+    )
+
+
+def _python_container(python: PythonEnv, installer: Installer, role: PodRole) -> dict[str, Any]:
+    """The last init container: the official Python image's interpreter and a virtualenv, into a volume."""
+    return _init_container(
+        "install-python",
+        ["sh", f"{SCRIPTS_DIR}/install-python-env.sh"],
+        [
+            {"name": "KUBEPAR_PYTHON_DIR", "value": python.path},
+            {"name": "KUBEPAR_PYTHON_ENV", "value": python.name},
+            {"name": "KUBEPAR_PYTHON_REQUIREMENTS", "value": " ".join(python.requirements)},
+            {"name": "TMPDIR", "value": TMP_DIR},
+        ],
+        [{"name": PYTHON_VOLUME, "mount_path": python.path}],
+        installer,
+        role,
+        image=python.image,
     )
 
 
@@ -280,6 +301,9 @@ def pod_spec(
         if installer.system_libraries:
             mounts.append({"name": SYSTEM_VOLUME, "mount_path": SYSTEM_DIR, "read_only": True})
             volumes.append({"name": SYSTEM_VOLUME, "empty_dir": {"size_limit": "256Mi"}})
+        if installer.python is not None:
+            mounts.append({"name": PYTHON_VOLUME, "mount_path": installer.python.path, "read_only": True})
+            volumes.append({"name": PYTHON_VOLUME, "empty_dir": {"size_limit": "2Gi"}})
 
     container: dict[str, Any] = {
         "name": role.component,
@@ -316,7 +340,8 @@ def pod_spec(
     }
     if installer is not None:
         libraries = [_libraries_container(installer, role)] if installer.system_libraries else []
-        spec["init_containers"] = [*libraries, _installer_container(installer, role)]
+        python = [_python_container(installer.python, installer, role)] if installer.python is not None else []
+        spec["init_containers"] = [*libraries, _installer_container(installer, role), *python]
     if on_pools:
         spec["node_selector"] = {POOL_LABEL: role.pool}
         if role.pool == WORKER_POOL:

@@ -252,10 +252,16 @@ class Workload(pulumi.ComponentResource):
         command reaches this stack whatever kubectl points at (None: the
         current context, which is what platform existing without kubeContext uses).
         """
+        target = ("kubectl --context ", context, " -n ") if context is not None else ("kubectl -n ",)
+        if door.forward_only:
+            # No Service: the port is reached through the API server's TLS, by whoever may port-forward.
+            forward = pulumi.Output.concat(
+                *target, self.namespace, " port-forward deploy/", self.deployment, f" {door.port}:{door.port}"
+            )
+            return pulumi.Output.from_input(f"http://localhost:{door.port}"), forward
         if self.ui_service is None or self.ui_address is None:
             raise ValueError("this role has no user-facing Service")
         port, service_port = door.port, self.service_port or door.port
-        target = ("kubectl --context ", context, " -n ") if context is not None else ("kubectl -n ",)
         forward = pulumi.Output.concat(
             *target, self.namespace, " port-forward svc/", self.ui_service, f" {port}:{service_port}"
         )

@@ -24,6 +24,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from components.ground import spark
+
 from .common import (
     MANDATORY,
     containers,
@@ -40,11 +42,18 @@ from .common import (
 EXPOSED_TYPES = ("LoadBalancer", "NodePort")
 RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
 # R workers dial 11562 by default (kubepar:workerPort); Dask workers dial 8786.
-PRIVATE_PORTS_DEFAULT = [11562, 8786, 6379]
+# Spark's Connect, master, worker, driver and block-manager ports too (no authentication on any).
+PRIVATE_PORTS_DEFAULT = [11562, 8786, 6379, *spark.PRIVATE_PORTS]
 # Container and Service port names kubepar gives its private ports.
-PRIVATE_PORT_NAMES_DEFAULT = ["r-workers", "tcp-comm", "endpoint", "redis"]
+PRIVATE_PORT_NAMES_DEFAULT = [
+    "r-workers",
+    "tcp-comm",
+    "endpoint",
+    "redis",
+    *("spark-connect", "spark-master", "worker", "driver", "driver-blocks", "block-manager"),
+]
 # Services that only pods of the stack dial: every port on them is private.
-PRIVATE_SERVICES_DEFAULT = ["kubepar-scheduler", "kubepar-queue"]
+PRIVATE_SERVICES_DEFAULT = ["kubepar-scheduler", "kubepar-queue", *spark.SERVICES]
 DOOR_KINDS = ("Ingress", "Gateway", "HTTPRoute", "TCPRoute", "TLSRoute", "GRPCRoute", "UDPRoute")
 
 
@@ -122,12 +131,42 @@ def _doors(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return
     allowed = args.get_config().get("allowedDoors") or []
     name = (args.props.get("metadata") or {}).get("name") or args.name
-    if name not in allowed:
+    reached = _spark_reached(args.props.get("spec") or {})
+    if reached:
+        # Spark Connect has no authentication: whoever reaches it runs code. No allow-list admits it.
+        report(
+            f"{describe(args)} reaches Spark ({reached}), which has no authentication: only the session may dial "
+            "it, inside the cluster. Remove the door (allowedDoors cannot admit it); use port-forward.",
+            None,
+        )
+    elif name not in allowed:
         report(
             f"{describe(args)} opens a door into the cluster that loadBalancerSourceRanges do not guard. "
             "Use kubepar's LoadBalancer (kubepar:allowedSourceRanges), or add it to allowedDoors after review.",
             None,
         )
+
+
+def _spark_reached(value: Any) -> str | None:
+    """What of Spark a door's spec names: one of its Services, ports or pods, or None."""
+    if isinstance(value, Mapping):
+        component = value.get("app.kubernetes.io/component")
+        if isinstance(component, str) and component in spark.COMPONENTS:
+            return f"the {component} pods"
+        for key, item in value.items():
+            if key in ("port", "number", "targetPort") and isinstance(item, int) and item in spark.PRIVATE_PORTS:
+                return f"port {item}"
+            found = _spark_reached(item)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            found = _spark_reached(item)
+            if found:
+                return found
+    elif isinstance(value, str) and value in spark.SERVICES:
+        return f"the Service {value}"
+    return None
 
 
 def _named_container_ports(resource: PolicyResource) -> Iterator[tuple[Mapping[str, Any], str, int]]:

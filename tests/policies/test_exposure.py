@@ -148,3 +148,44 @@ def test_other_doors_are_refused_unless_allow_listed(resource_type: str, kind: s
 def test_services_that_are_no_node_port_are_no_door(service_type: str) -> None:
     service = {"kind": "Service", "metadata": {"name": "web"}, "spec": {"type": service_type}}
     assert check("no-unguarded-door", "kubernetes:core/v1:Service", service) == []
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "door"),
+    [
+        (
+            "kubernetes:networking.k8s.io/v1:Ingress",
+            {"rules": [{"http": {"paths": [{"backend": {"service": {"name": "kubepar-spark-connect"}}}]}}]},
+        ),
+        ("kubernetes:gateway.networking.k8s.io/v1:GRPCRoute", {"rules": [{"backendRefs": [{"port": 15002}]}]}),
+        (
+            "kubernetes:core/v1:Service",
+            {"type": "NodePort", "selector": {"app.kubernetes.io/component": "spark-master"}, "ports": [{"port": 80}]},
+        ),
+        ("kubernetes:core/v1:Service", {"type": "NodePort", "ports": [{"port": 8000, "targetPort": 7077}]}),
+    ],
+)
+def test_a_door_to_spark_is_refused_even_when_allow_listed(resource_type: str, door: dict[str, Any]) -> None:
+    # Spark Connect has no authentication: whoever reaches it runs code.
+    document = {"kind": resource_type.rsplit(":", 1)[-1], "metadata": {"name": "web"}, "spec": door}
+    found = check("no-unguarded-door", resource_type, document, config={"allowedDoors": ["web"]})
+    assert len(found) == 1 and "reaches Spark" in found[0], found
+
+
+def test_a_door_to_another_port_is_no_spark_door() -> None:
+    door = {"kind": "Ingress", "metadata": {"name": "web"}, "spec": {"rules": [{"host": "kubepar-spark-connect.org"}]}}
+    found = check(
+        "no-unguarded-door", "kubernetes:networking.k8s.io/v1:Ingress", door, config={"allowedDoors": ["web"]}
+    )
+    assert found == []
+
+
+@pytest.mark.parametrize("port", [15002, 7077, 7081])
+def test_a_load_balancer_on_a_spark_port_is_refused_by_default(port: int) -> None:
+    service = _service(loadBalancerSourceRanges=["203.0.113.7/32"], ports=[{"port": 443, "targetPort": port}])
+    assert "exposes port" in check("no-public-worker-port", SERVICE, service)[0]
+    named = _service(loadBalancerSourceRanges=["203.0.113.7/32"], ports=[{"port": 443, "targetPort": "spark-connect"}])
+    assert "exposes port spark-connect" in check("no-public-worker-port", SERVICE, named)[0]
+    spec = {"type": "LoadBalancer", "ports": [{"port": 8443}]}
+    private = {"kind": "Service", "metadata": {"name": "kubepar-spark-connect"}, "spec": spec}
+    assert "private Service kubepar-spark-connect" in check("no-public-worker-port", SERVICE, private)[0]
