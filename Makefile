@@ -73,7 +73,24 @@ $(HUB_VENV)/.installed: requirements-hub.txt constraints-hub.txt
 $(HUB_PROXY):
 	npm install --silent --no-audit --no-fund --prefix build/hub configurable-http-proxy@5.2.0
 
-venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(HUB_VENV)/.installed $(HUB_PROXY)
+# Spark's tests run the rendered roles from PyPI's pyspark (the image's Spark, on Debian's Java 17) and
+# the session's client, pyspark-client, in a virtualenv of its own (both provide the pyspark package).
+SPARK_VENV := .venv-spark
+SPARK_CLIENT_VENV := .venv-spark-client
+$(SPARK_VENV)/.installed: requirements-spark.txt
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/pip install -q --upgrade pip
+	$(SPARK_VENV)/bin/pip install -q -r requirements-spark.txt
+	touch $@
+
+$(SPARK_CLIENT_VENV)/.installed: requirements-spark-client.txt constraints-spark-client.txt
+	$(PYTHON) -m venv $(SPARK_CLIENT_VENV)
+	$(SPARK_CLIENT_VENV)/bin/pip install -q --upgrade pip
+	$(SPARK_CLIENT_VENV)/bin/pip install -q -r requirements-spark-client.txt -c constraints-spark-client.txt
+	touch $@
+
+venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(HUB_VENV)/.installed $(HUB_PROXY) \
+	$(SPARK_VENV)/.installed $(SPARK_CLIENT_VENV)/.installed
 
 ## The test command (README, CI): lint, types, mock tests, policies, checkov, renders, e2e with real R,
 ## and the real engine (Pulumi CLI, Kubernetes provider, control plane) on the kwok stack.

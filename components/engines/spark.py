@@ -71,7 +71,11 @@ def master_role(config: SparkSettings) -> PodRole:
             "org.apache.spark.deploy.master.Master",
             *("--host", POD_IP, "--port", str(spark.MASTER_PORT), "--webui-port", str(spark.MASTER_UI_PORT)),
         ),
-        env=(("SPARK_DAEMON_MEMORY", f"{spark.DAEMON_HEAP_MIB * 2}m"), ("SPARK_NO_DAEMONIZE", "true")),
+        env=(
+            ("SPARK_DAEMON_MEMORY", f"{spark.DAEMON_HEAP_MIB * 2}m"),
+            # The master's REST submission server (port 6066) runs any jar for whoever reaches it.
+            ("SPARK_MASTER_OPTS", "-Dspark.master.rest.enabled=false"),
+        ),
         field_env=((POD_IP_ENV, "status.podIP"),),
         cpu=spark.MASTER_CPU,
         memory=spark.MASTER_MEMORY,

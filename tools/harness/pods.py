@@ -83,12 +83,15 @@ class LocalContainer:
         substitutions: Mapping[str, str] | None = None,
         document: dict[str, Any] | None = None,
         completion_index: int | None = None,
+        pod_ip: str = "127.0.0.1",
     ) -> None:
         """``substitutions`` rewrite text in the command and env values: the pods
         of a cluster have their own addresses, here they share 127.0.0.1.
         ``document`` is the workload to run (default: the component's Deployment);
-        ``completion_index`` is the index the Job controller gives an Indexed Job's pod."""
+        ``completion_index`` is the index the Job controller gives an Indexed Job's pod;
+        ``pod_ip`` the pod's own address (``status.podIP``): a loopback address of its own."""
         self.pod_name = pod_name
+        self.pod_ip = pod_ip
         self.completion_index = completion_index
         self.substitutions = dict(substitutions or {})
         document = document if document is not None else deployment(capture, component)
@@ -137,6 +140,8 @@ class LocalContainer:
             if path == sweeps.COMPLETION_INDEX_FIELD:
                 assert self.completion_index is not None, "an Indexed Job's pod needs its completion index"
                 return str(self.completion_index)
+            if path == "status.podIP":
+                return self.pod_ip
             assert path == "metadata.name"
             return self.pod_name
         if "resourceFieldRef" in source:

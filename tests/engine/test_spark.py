@@ -1,0 +1,43 @@
+"""Spark on the real engine: Pulumi's CLI and Kubernetes provider against the local control plane.
+
+The ``spark`` key on the kwok stack: Pod Security admits the three roles
+(the namespace enforces ``restricted``), the scheduler places each on its
+pool, and a ``spark.workers`` change updates the worker Deployment alone:
+the session and the Connect server keep their pods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.engine.test_kwok import wait
+
+SPARK = {"workers": 1, "workerMemory": "2Gi", "driverMemory": "1Gi"}
+POOLS = {"spark-connect": "system", "spark-master": "system", "spark-worker": "workers"}
+
+
+def test_spark_is_admitted_placed_on_its_pools_and_its_workers_scale_alone(deploy: Any) -> None:
+    deployed = deploy("kwspark", spark=SPARK)
+    deployed.up()
+    events = deployed.cluster.get("events", "-n", deployed.namespace)["items"]
+    refused = [e["message"] for e in events if e.get("reason") == "FailedCreate"]
+    assert refused == [], refused
+    nodes = {n["metadata"]["name"]: n["metadata"]["labels"] for n in deployed.cluster.get("nodes")["items"]}
+    for component, pool in POOLS.items():
+        pods = wait(lambda component=component: deployed.pods(component), what=f"{component} pods")
+        for pod in pods:
+            node = pod["spec"].get("nodeName")
+            assert node, f"{pod['metadata']['name']} is not scheduled: {pod['status']}"
+            assert nodes[node]["kubepar.dev/pool"] == pool, (pod["metadata"]["name"], node)
+            assert pod["spec"]["containers"][0]["securityContext"]["runAsUser"] == 185
+    kept = {
+        component: wait(lambda component=component: deployed.pods(component), what=component)[0]["metadata"]["uid"]
+        for component in ("scheduler", "spark-connect", "spark-master")
+    }
+    deployed.configure(spark={**SPARK, "workers": 2})
+    deployed.up()
+    changed = deployed.changed()
+    assert changed == {"spark-worker-deployment": ["update"]}, changed
+    for component, uid in kept.items():
+        assert [p["metadata"]["uid"] for p in deployed.pods(component)] == [uid], component
+    wait(lambda: len(deployed.pods("spark-worker")) == 2, what="two Spark workers")
