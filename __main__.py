@@ -47,8 +47,9 @@ queue = engine_queue(engine.claims, namespace.name, settings.stack, claims, opts
 hub = hub_ground(settings, engine, namespace.name, accounts["hub"], platform, claims, opts) if workload.hub else None
 # Sweeps write results, the session reads them: a bucket on GKE, a claim elsewhere.
 if isinstance(platform, GkePlatform):
-    reader = accounts[engine.session.component] if engine.session is not None else None
-    bucket = results_bucket(platform, settings, namespace.name, accounts["sweep"], reader)
+    readers = {"session": accounts[engine.session.component]} if engine.session is not None else {}
+    readers |= {role.component: accounts[role.component] for role in engine.roles if role.storage.results}
+    bucket = results_bucket(platform, settings, namespace.name, accounts["sweep"], readers)
     results, store_output = ResultsStore(bucket=bucket.bucket, ready=bucket.ready), {"resultsBucket": bucket.bucket}
 else:
     results, store_output = results_claim(workload, namespace.name, opts)

@@ -128,8 +128,11 @@ def test_only_the_session_reaches_connect_and_spark_reaches_only_itself(
         assert connects(policies, client, server, port), (client, server, port)
         # Exactly that port: the same pair on another port is refused.
         assert not connects(policies, client, server, port + 1000), (client, server, port)
-    for role in (connect, master, worker):
-        assert not connects(policies, role, Address("142.250.74.100"), 443)
+    # The master reaches nothing outside; the driver and workers HTTPS only (the results bucket).
+    internet = Address("142.250.74.100")
+    assert not connects(policies, master, internet, 443)
+    for role in (connect, worker):
+        assert connects(policies, role, internet, 443) and not connects(policies, role, internet, 80)
 
 
 def test_no_door_reaches_spark_even_with_a_public_session() -> None:
@@ -279,3 +282,30 @@ def test_every_spark_container_is_a_container_of_the_three_roles() -> None:
 def test_the_policy_pack_passes_on_a_spark_stack(stack: str, engine: str, extra: dict[str, Any]) -> None:
     capture = spark_stack(stack, engine, extra)
     assert violations(capture, EnforcementLevel.MANDATORY) == []
+
+
+@pytest.mark.parametrize(("stack", "engine", "extra"), ENGINES[:1] + ENGINES[2:3])
+def test_the_driver_and_workers_read_the_results_the_session_reads(
+    stack: str, engine: str, extra: dict[str, Any]
+) -> None:
+    capture = spark_stack(stack, engine, extra)
+    found = deployments(capture)
+    for role in ("spark-connect", "spark-worker"):
+        pod = found[role]["spec"]["template"]["spec"]
+        mount = only([m for m in pod["containers"][0]["volumeMounts"] if m["mountPath"] == "/results"])
+        assert mount["readOnly"] is True
+        volume = only([v for v in pod["volumes"] if v["name"] == mount["name"]])
+        if stack == "dev":
+            assert volume["csi"]["readOnly"] is True
+            assert "uid=185,gid=185" in volume["csi"]["volumeAttributes"]["mountOptions"]
+        else:
+            assert volume["persistentVolumeClaim"]["readOnly"] is True
+    assert not any(m["mountPath"] == "/results" for m in containers(found["spark-master"])[0]["volumeMounts"])
+    if stack == "dev":
+        readers = [
+            r.inputs["member"]
+            for r in capture.resources
+            if r.type.endswith("BucketIAMMember") and "Viewer" in str(r.inputs)
+        ]
+        assert any("kubepar-spark-worker" in member for member in readers), readers
+        assert any("kubepar-spark-connect" in member for member in readers), readers

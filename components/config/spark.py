@@ -18,6 +18,7 @@ from typing import Any
 from components.engines.r_language import ubuntu_series
 from components.ground import quantities, spark
 from components.ground.parsers import parse_cpu, parse_memory
+from components.ground.pools import GCSFUSE_SIDECAR_CPU_MILLIS, GCSFUSE_SIDECAR_MEMORY_BYTES
 from components.ground.reader import Reader
 from components.ground.settings import SparkSettings
 
@@ -119,14 +120,17 @@ def parse_spark(read: Reader, engine: str, r_version: str, packages: list[str]) 
     )
 
 
-def check_spark_fits(read: Reader, config: SparkSettings | None, machine: str) -> None:
+def check_spark_fits(read: Reader, config: SparkSettings | None, machine: str, *, sidecar: bool) -> None:
     """The Connect server must fit on one system node, or it stays Pending (the master is smaller than
     any system machine kubepar accepts)."""
     shape = quantities.machine_shape(machine)
     if config is None or shape is None or read.failed("systemMachineType"):
         return
     cpu, memory = config.driver_cpu, config.driver_memory
-    if quantities.workers_per_node(shape, quantities.cpu_millis(cpu), quantities.memory_bytes(memory)) == 0:
+    # On GKE it reads the results bucket through the FUSE sidecar, which sits beside it.
+    extra = (GCSFUSE_SIDECAR_CPU_MILLIS, GCSFUSE_SIDECAR_MEMORY_BYTES) if sidecar else (0, 0)
+    needed = (quantities.cpu_millis(cpu) + extra[0], quantities.memory_bytes(memory) + extra[1])
+    if quantities.workers_per_node(shape, *needed) == 0:
         cpu_left, memory_left = quantities.allocatable(shape)
         read.fail(
             f"{KEY}.driverMemory",

@@ -118,7 +118,7 @@ def parse(
     if platform == "gke":
         gke = parse_gke(read, gcp_project, pool_workers, pool_cpu, pool_memory, sweeps, spark)
         check_scheduler_fits(read, gke.system_machine_type, scheduler_cpu, scheduler_memory, sidecar=True)
-        check_spark_fits(read, spark, gke.system_machine_type)
+        check_spark_fits(read, spark, gke.system_machine_type, sidecar=True)
         check_not_cluster_ranges(read, allowed, gke)
     elif read.string_list("masterAuthorizedNetworks"):
         read.fail("masterAuthorizedNetworks", "only applies to platform gke; remove it")
@@ -131,7 +131,7 @@ def parse(
             check_existing_pools(
                 read, pool_workers, pool_cpu, pool_memory, sweeps, scheduler_cpu, scheduler_memory, spark
             )
-            check_spark_fits(read, spark, read.text("systemMachineType"))
+            check_spark_fits(read, spark, read.text("systemMachineType"), sidecar=False)
     if hub is not None:
         hub = dataclasses.replace(hub, quota=users_quota(read, hub, _pools(read, node_pools, gke)))
 
@@ -243,8 +243,9 @@ def _system_nodes(read: Reader, gke: GkeSettings, roles: tuple[PodRole, ...]) ->
     for role in roles:
         if role.pool != SYSTEM_POOL:
             continue
-        # The session mounts the results bucket on GKE: the FUSE sidecar sits beside it.
-        sidecar = (GCSFUSE_SIDECAR_CPU_MILLIS, GCSFUSE_SIDECAR_MEMORY_BYTES) if role.session else (0, 0)
+        # The session (and Spark) mount the results bucket on GKE: the FUSE sidecar sits beside it.
+        reads = role.session or role.storage.results
+        sidecar = (GCSFUSE_SIDECAR_CPU_MILLIS, GCSFUSE_SIDECAR_MEMORY_BYTES) if reads else (0, 0)
         for replica in range(role.replicas):
             name = role.component if role.replicas == 1 else f"{role.component}-{replica}"
             pods[name] = (

@@ -131,6 +131,9 @@ class Storage:
     """Mount the live settings ConfigMap (worker count) at SETTINGS_DIR."""
     queue_auth: bool = False
     """Mount the queue's password files at QUEUE_AUTH_DIR (server and clients)."""
+    results: bool = False
+    """Mount the sweeps' results store read-only at RESULTS_DIR, as the session does (Spark's driver
+    and workers, so that ``spark.read`` finds the files R and Python see)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,7 +7,8 @@ session gets: the Connect address in its environment and Spark's client
 pysparklyr with a Python of their own). Does not: read config
 (config/spark.py) or know Kubernetes objects.
 Invariant: only the session reaches the Connect port; the Spark roles reach
-each other on their fixed ports only, and nothing outside the cluster.
+each other on their fixed ports only; the driver and workers read the
+results store read-only, as the session does.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def worker_role(settings: WorkloadSettings, config: SparkSettings) -> PodRole:
         replicas=config.workers,
         pool="workers",
         security=SECURITY,
-        storage=Storage(tmp_size="20Gi"),
+        storage=Storage(tmp_size="20Gi", results=True),
         # A lost worker costs a rerun of its tasks, not the query: the autoscaler may move it.
         disruption=Disruption(grace_seconds=15, await_rollout=False, safe_to_evict=True),
         exposure=Exposure(
@@ -124,7 +125,8 @@ def worker_role(settings: WorkloadSettings, config: SparkSettings) -> PodRole:
                 ("ui", spark.WORKER_UI_PORT),
                 ("block-manager", spark.BLOCK_MANAGER_PORT),
             ),
-            internet="none",
+            # The results bucket's FUSE sidecar (GKE), and data a query reads over HTTPS.
+            internet="https",
         ),
     )
 
@@ -158,7 +160,7 @@ def connect_role(settings: WorkloadSettings, config: SparkSettings) -> PodRole:
         memory=config.driver_memory,
         probe=Probe(port=spark.CONNECT_PORT),
         security=SECURITY,
-        storage=Storage(tmp_size="10Gi"),
+        storage=Storage(tmp_size="10Gi", results=True),
         # Every user's Spark session and cached table lives here: a drain waits for it.
         disruption=Disruption(safe_to_evict=False, budget=True),
         exposure=Exposure(
@@ -170,7 +172,7 @@ def connect_role(settings: WorkloadSettings, config: SparkSettings) -> PodRole:
             ),
             endpoint_port=spark.CONNECT_PORT,
             endpoint_service=spark.CONNECT_SERVICE,
-            internet="none",
+            internet="https",
         ),
     )
 

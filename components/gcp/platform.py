@@ -181,11 +181,11 @@ def results_bucket(
     settings: Settings,
     namespace: pulumi.Input[str],
     writer: pulumi.Input[str],
-    reader: pulumi.Input[str] | None,
+    readers: dict[str, pulumi.Input[str]],
 ) -> ResultsBucket:
     """The sweep results bucket in the cluster's region: objects written by the ``writer`` Kubernetes
-    service account (the sweeps'), read by the ``reader`` (the session's), and nobody else;
-    its ``ready`` exists once those grants have propagated."""
+    service account (the sweeps'), read by the ``readers`` (the session's, Spark's: by label), and
+    nobody else; its ``ready`` exists once those grants have propagated."""
     bucket = ResultsBucket(
         "kubepar-results",
         ResultsBucketArgs(
@@ -195,7 +195,9 @@ def results_bucket(
             protect=settings.workload.deletion_protection,
             writers={"sweeps": Principal(namespace=namespace, service_account=writer)},
             # engine hub: the users' sessions do not mount the bucket (docs/hub.md).
-            readers={"session": Principal(namespace=namespace, service_account=reader)} if reader is not None else {},
+            readers={
+                label: Principal(namespace=namespace, service_account=account) for label, account in readers.items()
+            },
             apis=platform.apis,
         ),
     )

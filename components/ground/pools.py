@@ -24,3 +24,8 @@ WORKER_TAINT_VALUE = "true"
 
 NODE_DISK_GB = 50
 """Boot disk of every node (of its family's type, machines.py): images, the package volumes and sidecar staging."""
+
+# The Cloud Storage FUSE sidecar GKE injects into every pod that mounts the
+# results bucket requests this much by default: it counts towards a node.
+GCSFUSE_SIDECAR_CPU_MILLIS = 250
+GCSFUSE_SIDECAR_MEMORY_BYTES = 256 * 1024**2

@@ -12,14 +12,10 @@ import math
 
 from components.ground import cost, quantities
 from components.ground.machines import machine_problem
-from components.ground.pools import SYSTEM_POOL_MAX_NODES
+from components.ground.pools import GCSFUSE_SIDECAR_CPU_MILLIS, GCSFUSE_SIDECAR_MEMORY_BYTES, SYSTEM_POOL_MAX_NODES
 from components.ground.reader import Reader
 from components.ground.settings import SparkSettings, SweepSettings
 
-# The Cloud Storage FUSE sidecar GKE injects into every pod that mounts the
-# results bucket requests this much by default: it counts towards a node.
-GCSFUSE_SIDECAR_CPU_MILLIS = 250
-GCSFUSE_SIDECAR_MEMORY_BYTES = 256 * 1024**2
 MAX_DERIVED_POOL_NODES = 1000
 
 
@@ -58,8 +54,11 @@ def worker_pool_size(
     needs = [f"{workers} workers need {worker_nodes} ({per_node} per node)"] if workers else []
     needed = worker_nodes
     if spark is not None:
+        # Spark's workers read the results store too: on GKE, through the same sidecar.
         fit = quantities.workers_per_node(
-            shape, quantities.cpu_millis(spark.worker_cpu), quantities.memory_bytes(spark.worker_memory)
+            shape,
+            quantities.cpu_millis(spark.worker_cpu) + (GCSFUSE_SIDECAR_CPU_MILLIS if sidecar else 0),
+            quantities.memory_bytes(spark.worker_memory) + (GCSFUSE_SIDECAR_MEMORY_BYTES if sidecar else 0),
         )
         if fit == 0:
             read.fail(

@@ -53,7 +53,7 @@ class WorkloadArgs:
     queue_secret: pulumi.Input[str] | None = None
     """The queue's Secret (password files), for roles with ``queue_auth`` (rBackend redis)."""
     results: ResultsStore | None = None
-    """The sweep results store, mounted read-only in the user's session."""
+    """The sweep results store, mounted read-only in the user's session (and roles with ``storage.results``)."""
     engine_secret: pulumi.Input[str] | None = None
     """The engine's own Secret, for roles with ``secret_env`` (the hub's keys)."""
     api_endpoints: pulumi.Input[list[str]] | None = None
@@ -90,8 +90,8 @@ class Workload(pulumi.ComponentResource):
             )
             password_secret = secret.metadata.name
 
-        # The user's session reads sweep results.
-        results = args.results if role.session else None
+        # The user's session reads sweep results, and so does Spark for it.
+        results = args.results if role.session or role.storage.results else None
         claim = args.claim
         if claim is None and role.storage.claim is not None and role.storage.claim.size is not None:
             own = k8s.core.v1.PersistentVolumeClaim(
