@@ -125,12 +125,13 @@ def section(results: dict[str, float]) -> str:
     )
 
 
-def write(path: Path, text: str) -> None:
+def write(path: Path, text: str, section: str = SECTION) -> None:
+    """Replace ``section`` (its heading to the next) in ``path`` with ``text``, or append it."""
     current = path.read_text()
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.S)
+    pattern = re.compile(re.escape(section) + r".*?(?=\n## |\Z)", re.S)
     updated = (
         pattern.sub(lambda _: text.rstrip("\n"), current)
-        if SECTION in current
+        if section in current
         else current.rstrip("\n") + "\n\n" + text
     )
     path.write_text(updated.rstrip("\n") + "\n")
