@@ -116,3 +116,12 @@ def test_the_hubs_https_door_has_no_failed_checkov_check(tmp_path: Path) -> None
     assert any(
         r["resource"].startswith("Deployment.kubepar.https-deployment") for r in report["results"]["passed_checks"]
     )
+
+
+@pytest.mark.parametrize(("stack", "engine"), [("dev", "r"), ("dask-dev", "dask")])
+def test_spark_beside_each_engine_has_no_failed_checkov_check(stack: str, engine: str, tmp_path: Path) -> None:
+    harness.write_render(program(stack, engine=engine, spark=json.dumps({"workers": 2})), tmp_path)
+    report = run_checkov(tmp_path / "kubernetes.yaml", with_config=False, cwd=tmp_path)
+    assert _failed(report) == []
+    checked = {r["resource"].split(".")[2].rsplit("-", 1)[0] for r in report["results"]["passed_checks"]}
+    assert {"spark-connect-deployment", "spark-master-deployment", "spark-worker-deployment"} <= checked

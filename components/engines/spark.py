@@ -43,6 +43,7 @@ WAREHOUSE_DIR = "/tmp/spark-warehouse"
 PYTHON_IMAGE = "python:3.12.13-slim-bookworm"
 PYTHON_DIR = "/opt/kubepar/python"
 SECURITY = Security(run_as_user=spark.SPARK_UID, fs_group=spark.SPARK_UID)
+UID_SKIP = (("CKV_K8S_40", "runs as the apache/spark image's own user, UID 185: Spark needs its UID in /etc/passwd"),)
 # The master and Connect server lose every running query when they move: keep them put.
 PINNED = Disruption(safe_to_evict=False)
 
@@ -82,6 +83,7 @@ def master_role(config: SparkSettings) -> PodRole:
         memory=spark.MASTER_MEMORY,
         probe=Probe(port=spark.MASTER_PORT),
         security=SECURITY,
+        checkov_skips=UID_SKIP,
         disruption=PINNED,
         exposure=Exposure(
             ports=(("spark-master", spark.MASTER_PORT), ("ui", spark.MASTER_UI_PORT)),
@@ -116,6 +118,7 @@ def worker_role(settings: WorkloadSettings, config: SparkSettings) -> PodRole:
         replicas=config.workers,
         pool="workers",
         security=SECURITY,
+        checkov_skips=UID_SKIP,
         storage=Storage(tmp_size="20Gi", results=True),
         # A lost worker costs a rerun of its tasks, not the query: the autoscaler may move it.
         disruption=Disruption(grace_seconds=15, await_rollout=False, safe_to_evict=True),
@@ -160,6 +163,7 @@ def connect_role(settings: WorkloadSettings, config: SparkSettings) -> PodRole:
         memory=config.driver_memory,
         probe=Probe(port=spark.CONNECT_PORT),
         security=SECURITY,
+        checkov_skips=UID_SKIP,
         storage=Storage(tmp_size="10Gi", results=True),
         # Every user's Spark session and cached table lives here: a drain waits for it.
         disruption=Disruption(safe_to_evict=False, budget=True),
