@@ -11,6 +11,8 @@ version with the JupyterLab session's rendered environment, through
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 import threading
 import urllib.request
@@ -22,7 +24,7 @@ import pytest
 
 from components.ground import spark
 from tests.conftest import program
-from tools.harness.pods import wait_for
+from tools.harness.pods import LocalContainer, wait_for
 from tools.harness.spark import CONNECT_IP, MASTER_IP, LocalSpark, missing, port_open
 
 WORKERS = 2
@@ -136,6 +138,29 @@ def test_the_roles_wrote_only_under_their_pods_own_volumes(cluster: LocalSpark) 
     assert any(pods.glob("spark-worker-*/tmp/spark-work/app-*")), "the worker's --work-dir was not used"
     assert not any(Path(cluster.root).glob("spark-warehouse")), "the Connect server wrote into its working dir"
     assert not any(Path(cluster.root).glob("metastore_db"))
+
+
+def test_the_rstudio_pods_python_reaches_the_server(cluster: LocalSpark, tmp_path: Path) -> None:
+    # The RStudio pod's install-python init container, as rendered, then that virtualenv as pysparklyr
+    # uses it. The official Python image's /usr/local cannot be pulled here: this interpreter stands in.
+    capture = program("local", engine="r", spark=json.dumps(SETTINGS))
+    init = LocalContainer(capture, "scheduler", tmp_path, container="install-python", init=True)
+    image = tmp_path / "python-image-usr-local"
+    (image / "bin").mkdir(parents=True)
+    (image / "bin" / "python3").symlink_to(sys.executable)
+    env = {**init.process_env(), "KUBEPAR_PYTHON_SOURCE": str(image)}
+    done = subprocess.run(init.argv(), env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    python = Path(init.env["KUBEPAR_PYTHON_DIR"]) / "envs" / init.env["KUBEPAR_PYTHON_ENV"] / "bin" / "python"
+    remote = LocalContainer(capture, "scheduler", tmp_path, substitutions=cluster.substitutions).env
+    code = (
+        "from pyspark.sql import SparkSession; import sys; s = SparkSession.builder.remote(sys.argv[1]).getOrCreate()"
+    )
+    code += "; print('ROWS', s.range(1000).count()); s.stop()"
+    query = subprocess.run(
+        [str(python), "-c", code, remote["KUBEPAR_SPARK_REMOTE"]], capture_output=True, text=True, timeout=300
+    )
+    assert "ROWS 1000" in query.stdout, query.stderr[-3000:]
 
 
 def test_sigterm_stops_each_jvm_well_within_its_grace_period(cluster: LocalSpark) -> None:

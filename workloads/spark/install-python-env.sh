@@ -15,7 +15,7 @@ dir="${KUBEPAR_PYTHON_DIR:?set KUBEPAR_PYTHON_DIR to the shared volume}"
 name="${KUBEPAR_PYTHON_ENV:?set KUBEPAR_PYTHON_ENV to the virtualenv name}"
 requirements="${KUBEPAR_PYTHON_REQUIREMENTS:?set KUBEPAR_PYTHON_REQUIREMENTS}"
 source_prefix="${KUBEPAR_PYTHON_SOURCE:-/usr/local}"
-cp -a "$source_prefix/." "$dir/"
+cp -R "$source_prefix/." "$dir/"
 "$dir/bin/python3" -m venv "$dir/envs/$name"
 echo "kubepar: installing $requirements into $dir/envs/$name"
 # shellcheck disable=SC2086 # one word per requirement
