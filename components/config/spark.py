@@ -11,9 +11,7 @@ Invariant: a SparkSettings exists only when every field is valid; absent,
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any
 
 from components.engines.r_language import ubuntu_series
 from components.ground import quantities, spark
@@ -32,27 +30,13 @@ CLIENT_PACKAGES = ("pyspark", "pyspark-client", "pyspark-connect")
 _REQUIREMENT_NAME = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
-def _mapping(read: Reader) -> dict[str, Any] | None:
-    value = read.raw.get(KEY)
-    if value is None or value == "":
-        return {}
-    try:
-        entry = json.loads(value) if isinstance(value, str) else value
-    except json.JSONDecodeError:
-        entry = None
-    if not isinstance(entry, dict):
-        read.fail(KEY, f"{value!r} is not a mapping; set it in the stack file as {{workers: 2, workerMemory: 4Gi}}")
-        return None
-    return entry
-
-
 def _mib(value: str) -> int:
     return quantities.memory_bytes(value) // 1024**2
 
 
 def parse_spark(read: Reader, engine: str, r_version: str, packages: list[str]) -> SparkSettings | None:
     """The ``spark`` settings, or None for no Spark (problems recorded on ``read``)."""
-    entry = _mapping(read)
+    entry = read.mapping(KEY, "{workers: 2, workerMemory: 4Gi}")
     if entry is None:
         return None
     read.unknown_fields(KEY, entry, FIELDS, "spark")

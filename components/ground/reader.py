@@ -88,19 +88,32 @@ class Reader:
             return choices[0]
         return value
 
-    def items(self, key: str, of: str) -> list[Any] | None:
-        """A structured key's list (JSON from the CLI, or already a list), or None after a problem."""
+    def _structured(self, key: str, kind: type, empty: Any, fix: str) -> Any:
+        """A structured key's value (JSON from the CLI, or already parsed) of ``kind``, ``empty`` when
+        unset, or None after a problem."""
         value = self.raw.get(key)
         if value is None or value == "":
-            return []
+            return empty
         try:
-            items = json.loads(value) if isinstance(value, str) else value
+            parsed = json.loads(value) if isinstance(value, str) else value
         except json.JSONDecodeError:
-            items = None
-        if not isinstance(items, list):
-            self.fail(key, f"{value!r} is not a list; set it in the stack file as a YAML list of {of}")
+            parsed = None
+        if not isinstance(parsed, kind):
+            self.fail(
+                key, f"{value!r} is not a {'list' if kind is list else 'mapping'}; set it in the stack file {fix}"
+            )
             return None
+        return parsed
+
+    def items(self, key: str, of: str) -> list[Any] | None:
+        """A structured key's list (JSON from the CLI, or already a list), or None after a problem."""
+        items: list[Any] | None = self._structured(key, list, [], f"as a YAML list of {of}")
         return items
+
+    def mapping(self, key: str, example: str) -> dict[str, Any] | None:
+        """A structured key's mapping (JSON from the CLI, or already a mapping), or None after a problem."""
+        entry: dict[str, Any] | None = self._structured(key, dict, {}, f"as {example}")
+        return entry
 
     def string_list(self, key: str) -> list[str]:
         items = self.items(key, "strings")

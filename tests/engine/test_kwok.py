@@ -112,16 +112,24 @@ def test_pod_security_admits_every_pod_and_each_lands_on_its_pool(deploy: Any) -
     # Three workers and two sweep pods: as many as config lets two e2-standard-4 worker nodes hold.
     deployed = deploy("kwpods", workers=3, sweeps=[SWEEP])
     deployed.up()
+    admitted_on_pools(deployed, POOL_OF)
+
+
+def admitted_on_pools(deployed: Deployed, pools: dict[str, str]) -> list[dict[str, Any]]:
+    """Every pod of each component was admitted (no FailedCreate) and scheduled on its pool; the pods."""
     events = deployed.cluster.get("events", "-n", deployed.namespace)["items"]
     refused = [e["message"] for e in events if e.get("reason") == "FailedCreate"]
     assert refused == [], refused
     nodes = {n["metadata"]["name"]: n["metadata"]["labels"] for n in deployed.cluster.get("nodes")["items"]}
-    for component, pool in POOL_OF.items():
+    found = []
+    for component, pool in pools.items():
         pods = wait(lambda component=component: deployed.pods(component), what=f"{component} pods")
         for pod in pods:
             node = pod["spec"].get("nodeName")
             assert node, f"{pod['metadata']['name']} is not scheduled: {pod['status']}"
             assert nodes[node]["kubepar.dev/pool"] == pool, (pod["metadata"]["name"], node)
+        found += pods
+    return found
 
 
 def test_pods_that_could_not_fit_the_pools_are_refused_by_config_before_anything_is_created(deploy: Any) -> None:
