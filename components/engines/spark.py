@@ -219,6 +219,10 @@ def _session(settings: WorkloadSettings, engine: Engine, session: PodRole, confi
             env=tuple((k, " ".join([*listed, *extra]) if k == "KUBEPAR_PACKAGES" else v) for k, v in installer.env),
             python=python,
         )
+        # kubepar-spark.R loads kubepar.R, then adds kubepar_spark(): a stack without Spark keeps its scripts.
+        env = tuple(
+            (name, f"{SCRIPTS_DIR}/kubepar-spark.R" if name == "R_PROFILE_USER" else value) for name, value in env
+        )
         env = (*env, ("RETICULATE_VIRTUALENV_ROOT", f"{PYTHON_DIR}/envs"), ("KUBEPAR_SPARK_ENV", python.name))
     else:
         packages = (*settings.packages, client_requirement(config))
@@ -235,7 +239,7 @@ def with_spark(engine: Engine, settings: WorkloadSettings) -> Engine:
         return engine
     roles = tuple(_session(settings, engine, role, config) if role is session else role for role in engine.roles)
     extra = files("spark", ("kubepar.py",)) if engine.name == "dask" else {}
-    extra |= files("spark", ("install-python-env.sh",)) if engine.name == "r" else {}
+    extra |= files("spark", ("install-python-env.sh", "kubepar-spark.R")) if engine.name == "r" else {}
     return replace(
         engine,
         roles=(*roles, connect_role(settings, config), master_role(config), worker_role(settings, config)),

@@ -86,3 +86,19 @@ def test_sparklyr_connects_with_kubepar_spark_and_runs_dplyr_verbs(cluster: Loca
     env.update(RETICULATE_VIRTUALENV_ROOT=str(envs), R_LIBS=f"{library}:{env.get('R_LIBS', '')}")
     done = subprocess.run(["Rscript", "-e", CODE], env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0 and "SPARKLYR OK" in done.stdout, f"{done.stdout}\n{done.stderr}\n{cluster.logs()}"
+
+
+def test_the_spark_profile_adds_kubepar_spark_and_names_what_is_missing(tmp_path: Path) -> None:
+    # Runs where CRAN is not reachable too: the rendered profile alone, R as the pod has it (no sparklyr yet).
+    clusters.require_r()
+    capture = program("local", engine="r", spark=json.dumps(SETTINGS))
+    session = LocalContainer(capture, "scheduler", tmp_path)
+    assert session.env["R_PROFILE_USER"].endswith("/kubepar-spark.R")
+    code = 'stopifnot(exists("kubepar_plan")); tryCatch(kubepar_spark(), error = function(e) cat(conditionMessage(e)))'
+    done = subprocess.run(
+        ["Rscript", "-e", code], env=session.process_env(), capture_output=True, text=True, timeout=120, check=False
+    )
+    assert "kubepar: sparklyr is not installed" in done.stdout, done.stdout + done.stderr
+    # Without Spark the profile is kubepar.R itself: the scripts of a stack that never asks stay as they were.
+    plain = LocalContainer(program("local", engine="r"), "scheduler", tmp_path / "plain")
+    assert plain.env["R_PROFILE_USER"].endswith("/kubepar.R")

@@ -39,13 +39,14 @@ PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "workloads", "examp
 class Cluster:
     kubeconfig: Path
 
-    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(BIN / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args],
             capture_output=True,
             text=True,
             timeout=120,
             check=check,
+            input=input,
         )
 
     def get(self, *args: str) -> Any:
