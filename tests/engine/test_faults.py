@@ -1,9 +1,10 @@
-"""Faults under the real controllers, on the local control plane: what a drain really does.
+"""Faults under the real controllers, on the local control plane: a drain, and a worker node lost.
 
 The eviction API (what `kubectl drain`, a node upgrade and the cluster
-autoscaler call for each pod) against the session's PodDisruptionBudget: the
-real kube-apiserver decides, with the stack `pulumi up` created, and the
-Deployment controller replaces what a drain moves.
+autoscaler call for each pod) against the session's PodDisruptionBudget, and
+a worker node deleted as Spot loss removes it: the real kube-apiserver, pod
+garbage collector and Deployment controller decide, with the stack `pulumi up`
+created.
 """
 
 from __future__ import annotations
@@ -49,3 +50,37 @@ def test_a_drain_waits_for_the_session_and_moves_a_worker(deploy: Any) -> None:
         deployed.stack.preview(expect_no_changes=True, diff=True, color="never")
     except auto.CommandError as changes:
         raise AssertionError(f"the preview after the drain plans changes:\n{str(changes)[-4000:]}") from changes
+
+
+def test_a_worker_node_lost_brings_its_workers_back_and_leaves_the_session(deploy: Any) -> None:
+    # Spot loss removes the node: the garbage collector deletes its pods, the Deployment replaces them.
+    deployed = deploy("kwnode")
+    deployed.up()
+    session = wait(lambda: deployed.pods("scheduler"), what="the session pod")[0]
+    workers = wait(lambda: [p for p in deployed.pods("worker") if p["spec"].get("nodeName")], what="placed workers")
+    lost = workers[0]["spec"]["nodeName"]
+    gone = {p["metadata"]["uid"] for p in workers if p["spec"]["nodeName"] == lost}
+    node = deployed.cluster.get("node", lost)
+    deployed.cluster.kubectl("delete", "node", lost)
+    try:
+        replaced = wait(
+            lambda: (
+                len(current := deployed.pods("worker")) == len(workers)
+                and not gone & {p["metadata"]["uid"] for p in current}
+            ),
+            timeout=240,
+            what="the lost node's workers to be replaced",
+        )
+        assert replaced
+        # On the nodes that are left, or Pending for a new one: never on the lost node.
+        assert all(p["spec"].get("nodeName") != lost for p in deployed.pods("worker"))
+        assert [p["metadata"]["uid"] for p in deployed.pods("scheduler")] == [session["metadata"]["uid"]]
+        try:
+            deployed.stack.preview(expect_no_changes=True, diff=True, color="never")
+        except auto.CommandError as changes:
+            raise AssertionError(f"the preview after the node loss plans changes:\n{str(changes)[-4000:]}") from changes
+    finally:
+        # The node comes back (a new Spot VM under the same name), for the tests that share this cluster.
+        fresh = {key: node[key] for key in ("apiVersion", "kind", "spec", "status")}
+        fresh["metadata"] = {key: node["metadata"][key] for key in ("name", "labels", "annotations")}
+        deployed.cluster.kubectl("create", "-f", "-", input=json.dumps(fresh))
