@@ -11,14 +11,13 @@ Invariant: a SparkSettings exists only when every field is valid; absent,
 
 from __future__ import annotations
 
-import re
-
+from components.engines.python_language import requirement_name
 from components.engines.r_language import ubuntu_series
 from components.ground import quantities, spark
 from components.ground.parsers import parse_cpu, parse_memory
-from components.ground.pools import GCSFUSE_SIDECAR_CPU_MILLIS, GCSFUSE_SIDECAR_MEMORY_BYTES
 from components.ground.reader import Reader
 from components.ground.settings import SparkSettings
+from components.ground.sizing import check_system_node_fits
 
 KEY = "spark"
 FIELDS = ("workers", "workerCpu", "workerMemory", "driverCpu", "driverMemory", "version")
@@ -27,11 +26,6 @@ MAX_WORKERS = 200
 ENGINES = ("r", "dask")
 # Spark's own Python clients: one at another minor version than the server breaks createDataFrame.
 CLIENT_PACKAGES = ("pyspark", "pyspark-client", "pyspark-connect")
-_REQUIREMENT_NAME = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)")
-
-
-def _mib(value: str) -> int:
-    return quantities.memory_bytes(value) // 1024**2
 
 
 def parse_spark(read: Reader, engine: str, r_version: str, packages: list[str]) -> SparkSettings | None:
@@ -57,14 +51,15 @@ def parse_spark(read: Reader, engine: str, r_version: str, packages: list[str]) 
     driver_cpu = read.quantity(f"{KEY}.driverCpu", values["driverCpu"], parse_cpu, "1 or 500m")
     worker_memory = read.quantity(f"{KEY}.workerMemory", values["workerMemory"], parse_memory, "4Gi")
     driver_memory = read.quantity(f"{KEY}.driverMemory", values["driverMemory"], parse_memory, "2Gi")
-    if worker_memory is not None and _mib(worker_memory) < spark.MIN_WORKER_MEMORY_MIB:
+    if worker_memory is not None and quantities.memory_mib(worker_memory) < spark.MIN_WORKER_MEMORY_MIB:
+        executor = max(0, spark.executor_heap_mib(quantities.memory_mib(worker_memory)))
         read.fail(
             f"{KEY}.workerMemory",
-            f"{worker_memory!r} leaves the executor {max(0, spark.executor_heap_mib(_mib(worker_memory)))} MiB "
+            f"{worker_memory!r} leaves the executor {executor} MiB "
             f"beside the worker daemon and the JVMs' overhead; Spark needs at least "
             f"{spark.MIN_WORKER_MEMORY_MIB}Mi (4Gi is a good start)",
         )
-    if driver_memory is not None and _mib(driver_memory) < spark.MIN_DRIVER_MEMORY_MIB:
+    if driver_memory is not None and quantities.memory_mib(driver_memory) < spark.MIN_DRIVER_MEMORY_MIB:
         read.fail(
             f"{KEY}.driverMemory",
             f"{driver_memory!r} is below the {spark.MIN_DRIVER_MEMORY_MIB}Mi a Connect server needs (2Gi is a "
@@ -83,15 +78,14 @@ def parse_spark(read: Reader, engine: str, r_version: str, packages: list[str]) 
             f"rVersion {r_version} runs on Ubuntu {ubuntu_series(r_version)}, older than the Python the RStudio pod "
             "gets for sparklyr (built on Debian bookworm); use rVersion 4.4.2 or newer with Spark",
         )
-    for requirement in packages:
-        match = _REQUIREMENT_NAME.match(requirement)
-        name = match[1].lower().replace("_", "-") if match else ""
-        if engine == "dask" and name in CLIENT_PACKAGES:
-            read.fail(
-                "packages",
-                f"{requirement!r}: kubepar installs pyspark-client=={version}, the server's own version (a client "
-                f"of another minor version breaks createDataFrame); remove it, or change {KEY}.version",
-            )
+    # engine dask: packages are pinned requirements (already checked), one of them perhaps a Spark client.
+    clients = [spec for spec in packages if requirement_name(spec) in CLIENT_PACKAGES] if engine == "dask" else []
+    for requirement in clients:
+        read.fail(
+            "packages",
+            f"{requirement!r}: kubepar installs pyspark-client=={version}, the server's own version (a client "
+            f"of another minor version breaks createDataFrame); remove it, or change {KEY}.version",
+        )
     if None in (worker_cpu, driver_cpu, worker_memory, driver_memory) or read.failed(KEY, "packages"):
         return None
     return SparkSettings(
@@ -106,19 +100,16 @@ def parse_spark(read: Reader, engine: str, r_version: str, packages: list[str]) 
 
 def check_spark_fits(read: Reader, config: SparkSettings | None, machine: str, *, sidecar: bool) -> None:
     """The Connect server must fit on one system node, or it stays Pending (the master is smaller than
-    any system machine kubepar accepts)."""
-    shape = quantities.machine_shape(machine)
-    if config is None or shape is None or read.failed("systemMachineType"):
+    any system machine kubepar accepts). ``sidecar``: on GKE it reads the results bucket through the
+    FUSE sidecar, which sits beside it."""
+    if config is None or read.failed("systemMachineType"):
         return
-    cpu, memory = config.driver_cpu, config.driver_memory
-    # On GKE it reads the results bucket through the FUSE sidecar, which sits beside it.
-    extra = (GCSFUSE_SIDECAR_CPU_MILLIS, GCSFUSE_SIDECAR_MEMORY_BYTES) if sidecar else (0, 0)
-    needed = (quantities.cpu_millis(cpu) + extra[0], quantities.memory_bytes(memory) + extra[1])
-    if quantities.workers_per_node(shape, *needed) == 0:
-        cpu_left, memory_left = quantities.allocatable(shape)
-        read.fail(
-            f"{KEY}.driverMemory",
-            f"the Connect server ({cpu} CPU, {memory}) does not fit on a {machine} system node, which has "
-            f"{cpu_left}m CPU and {memory_left // 1024**2}Mi left after GKE's reservations; lower "
-            f"{KEY}.driverCpu/driverMemory or choose a larger systemMachineType",
-        )
+    check_system_node_fits(
+        read,
+        machine,
+        config.driver_cpu,
+        config.driver_memory,
+        sidecar=sidecar,
+        what="the Connect server",
+        keys=(f"{KEY}.driverCpu", f"{KEY}.driverMemory"),
+    )

@@ -23,7 +23,6 @@ from components.config.sweeps import parse_sweeps
 from components.engines.model import EnginePlugin, PodRole
 from components.engines.python_language import parse_dask_version
 from components.engines.r_language import cran_repository, parse_r_version
-from components.ground import quantities
 from components.ground.parsers import (
     check_stack_name,
     parse_cpu,
@@ -32,15 +31,13 @@ from components.ground.parsers import (
     parse_namespace,
     parse_snapshot,
 )
-from components.ground.pools import SYSTEM_POOL, SYSTEM_POOL_MAX_NODES
+from components.ground.pools import SYSTEM_POOL, SYSTEM_POOL_MAX_NODES, pod_size
 from components.ground.project import DEFAULTS
 from components.ground.reader import ConfigError, Reader
 from components.ground.settings import GkeSettings, HubSettings, Settings, WorkloadSettings
 from components.ground.sizing import (
-    GCSFUSE_SIDECAR_CPU_MILLIS,
-    GCSFUSE_SIDECAR_MEMORY_BYTES,
     check_existing_pools,
-    check_scheduler_fits,
+    check_system_node_fits,
     check_system_pool,
 )
 
@@ -117,7 +114,7 @@ def parse(
     gke: GkeSettings | None = None
     if platform == "gke":
         gke = parse_gke(read, gcp_project, pool_workers, pool_cpu, pool_memory, sweeps, spark)
-        check_scheduler_fits(read, gke.system_machine_type, scheduler_cpu, scheduler_memory, sidecar=True)
+        check_system_node_fits(read, gke.system_machine_type, scheduler_cpu, scheduler_memory, sidecar=True)
         check_spark_fits(read, spark, gke.system_machine_type, sidecar=True)
         check_not_cluster_ranges(read, allowed, gke)
     elif read.string_list("masterAuthorizedNetworks"):
@@ -244,12 +241,7 @@ def _system_nodes(read: Reader, gke: GkeSettings, roles: tuple[PodRole, ...]) ->
         if role.pool != SYSTEM_POOL:
             continue
         # The session (and Spark) mount the results bucket on GKE: the FUSE sidecar sits beside it.
-        reads = role.session or role.storage.results
-        sidecar = (GCSFUSE_SIDECAR_CPU_MILLIS, GCSFUSE_SIDECAR_MEMORY_BYTES) if reads else (0, 0)
+        size = pod_size(role.cpu, role.memory, sidecar=role.session or role.storage.results)
         for replica in range(role.replicas):
-            name = role.component if role.replicas == 1 else f"{role.component}-{replica}"
-            pods[name] = (
-                quantities.cpu_millis(role.cpu) + sidecar[0],
-                quantities.memory_bytes(role.memory) + sidecar[1],
-            )
+            pods[role.component if role.replicas == 1 else f"{role.component}-{replica}"] = size
     return check_system_pool(read, gke.system_machine_type, pods)

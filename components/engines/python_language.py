@@ -47,13 +47,18 @@ def parse_dask_version(value: str) -> str:
     return value
 
 
+def requirement_name(spec: str) -> str | None:
+    """The normalised package name of a pinned requirement (``xarray`` of ``XArray==2025.1.2``), or None."""
+    match = _PINNED_REQUIREMENT.fullmatch(spec)
+    return match[1].lower().replace("_", "-") if match else None
+
+
 def check_packages(read: Reader, specs: list[str]) -> list[str]:
     """``packages`` as pinned requirements, none of them a package of the Dask image."""
     packages: list[str] = []
     names: set[str] = set()
     for spec in specs:
-        match = _PINNED_REQUIREMENT.fullmatch(spec)
-        name = match[1].lower().replace("_", "-") if match else None
+        name = requirement_name(spec)
         if name is None:
             read.fail(
                 "packages", f"{spec!r} is not a pinned requirement; write name==version, such as xarray==2025.1.2"

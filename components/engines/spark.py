@@ -56,8 +56,9 @@ def master_url(settings: WorkloadSettings) -> str:
     return f"spark://{endpoint_host(settings, spark.MASTER_SERVICE)}:{spark.MASTER_PORT}"
 
 
-def _mib(memory: str) -> int:
-    return quantities.memory_bytes(memory) // 1024**2
+def executor_memory(config: SparkSettings) -> str:
+    """What a worker offers its executor, and the executor's heap: the same figure on both sides."""
+    return f"{spark.executor_heap_mib(quantities.memory_mib(config.worker_memory))}m"
 
 
 def _class(name: str, *args: str) -> tuple[str, ...]:
@@ -102,7 +103,7 @@ def worker_role(settings: WorkloadSettings, config: SparkSettings) -> PodRole:
         command=_class(
             "org.apache.spark.deploy.worker.Worker",
             *("--host", POD_IP, "--port", str(spark.WORKER_PORT), "--webui-port", str(spark.WORKER_UI_PORT)),
-            *("--cores", cores, "--memory", f"{spark.executor_heap_mib(_mib(config.worker_memory))}m"),
+            *("--cores", cores, "--memory", executor_memory(config)),
             *("--work-dir", WORK_DIR, master_url(settings)),
         ),
         env=(
@@ -143,7 +144,7 @@ def connect_role(settings: WorkloadSettings, config: SparkSettings) -> PodRole:
         "spark.blockManager.port": spark.BLOCK_MANAGER_PORT,
         "spark.ui.port": spark.DRIVER_UI_PORT,
         "spark.connect.grpc.binding.port": spark.CONNECT_PORT,
-        "spark.executor.memory": f"{spark.executor_heap_mib(_mib(config.worker_memory))}m",
+        "spark.executor.memory": executor_memory(config),
         "spark.executor.cores": quantities.whole_cpus(config.worker_cpu),
         "spark.sql.warehouse.dir": WAREHOUSE_DIR,
         "spark.local.dir": "/tmp",
@@ -155,7 +156,7 @@ def connect_role(settings: WorkloadSettings, config: SparkSettings) -> PodRole:
             f"{spark.SPARK_HOME}/bin/spark-submit",
             *("--class", "org.apache.spark.sql.connect.service.SparkConnectServer"),
             *("--name", "kubepar-spark-connect", "--master", master_url(settings)),
-            *("--driver-memory", f"{spark.driver_heap_mib(_mib(config.driver_memory))}m"),
+            *("--driver-memory", f"{spark.driver_heap_mib(quantities.memory_mib(config.driver_memory))}m"),
             *(item for key, value in conf.items() for item in ("--conf", f"{key}={value}")),
         ),
         field_env=((POD_IP_ENV, "status.podIP"),),

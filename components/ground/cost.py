@@ -26,7 +26,7 @@ import yaml
 from components.ground import quantities
 from components.ground.hub_sizes import HUB_PODS, profile_pods
 from components.ground.machines import family_facts, family_of
-from components.ground.pools import GCSFUSE_SIDECAR_CPU_MILLIS, GCSFUSE_SIDECAR_MEMORY_BYTES, NODE_DISK_GB
+from components.ground.pools import NODE_DISK_GB, pod_size
 from components.ground.settings import GkeSettings, WorkloadSettings
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.yaml"
@@ -138,9 +138,7 @@ def for_stack(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | 
     if spark is not None and shape is not None:
         # Each Spark worker carries the results bucket's FUSE sidecar (as the pool is sized).
         spark_per_node = quantities.workers_per_node(
-            shape,
-            quantities.cpu_millis(spark.worker_cpu) + GCSFUSE_SIDECAR_CPU_MILLIS,
-            quantities.memory_bytes(spark.worker_memory) + GCSFUSE_SIDECAR_MEMORY_BYTES,
+            shape, *pod_size(spark.worker_cpu, spark.worker_memory, sidecar=True)
         )
         spark_nodes = nodes_for(spark.workers, spark_per_node)
     estimate = hourly(

@@ -8,6 +8,8 @@ value is its name, and only worker-pool pods tolerate the taint.
 
 from __future__ import annotations
 
+from components.ground import quantities
+
 SYSTEM_POOL = "system"
 """On demand: the user's session and the schedulers (never preempted)."""
 WORKER_POOL = "workers"
@@ -29,3 +31,12 @@ NODE_DISK_GB = 50
 # results bucket requests this much by default: it counts towards a node.
 GCSFUSE_SIDECAR_CPU_MILLIS = 250
 GCSFUSE_SIDECAR_MEMORY_BYTES = 256 * 1024**2
+
+
+def pod_size(cpu: str, memory: str, *, sidecar: bool) -> tuple[int, int]:
+    """(CPU millis, memory bytes) a pod asks of its node: its container's, and the FUSE sidecar's
+    when it mounts the results bucket (``sidecar``)."""
+    return (
+        quantities.cpu_millis(cpu) + (GCSFUSE_SIDECAR_CPU_MILLIS if sidecar else 0),
+        quantities.memory_bytes(memory) + (GCSFUSE_SIDECAR_MEMORY_BYTES if sidecar else 0),
+    )

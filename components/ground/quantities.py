@@ -64,6 +64,11 @@ def memory_bytes(value: str) -> int:
     return int(float(match[1]) * _MEMORY_FACTORS[match[2]])
 
 
+def memory_mib(value: str) -> int:
+    """``"2Gi"`` -> 2048: whole MiB, as JVM heap flags take them."""
+    return memory_bytes(value) // 1024**2
+
+
 def machine_shape(machine_type: str) -> MachineShape | None:
     """vCPUs and memory of a GCE machine type name, or None if the name has no shape."""
     if machine_type in _SHARED_CORE:

@@ -12,7 +12,12 @@ import math
 
 from components.ground import cost, quantities
 from components.ground.machines import machine_problem
-from components.ground.pools import GCSFUSE_SIDECAR_CPU_MILLIS, GCSFUSE_SIDECAR_MEMORY_BYTES, SYSTEM_POOL_MAX_NODES
+from components.ground.pools import (
+    GCSFUSE_SIDECAR_CPU_MILLIS,
+    GCSFUSE_SIDECAR_MEMORY_BYTES,
+    SYSTEM_POOL_MAX_NODES,
+    pod_size,
+)
 from components.ground.reader import Reader
 from components.ground.settings import SparkSettings, SweepSettings
 
@@ -55,11 +60,7 @@ def worker_pool_size(
     needed = worker_nodes
     if spark is not None:
         # Spark's workers read the results store too: on GKE, through the same sidecar.
-        fit = quantities.workers_per_node(
-            shape,
-            quantities.cpu_millis(spark.worker_cpu) + (GCSFUSE_SIDECAR_CPU_MILLIS if sidecar else 0),
-            quantities.memory_bytes(spark.worker_memory) + (GCSFUSE_SIDECAR_MEMORY_BYTES if sidecar else 0),
-        )
+        fit = quantities.workers_per_node(shape, *pod_size(spark.worker_cpu, spark.worker_memory, sidecar=sidecar))
         if fit == 0:
             read.fail(
                 "spark.workerMemory",
@@ -72,11 +73,7 @@ def worker_pool_size(
             needed += nodes
     for sweep in sweeps:
         # Each task pod also carries the Cloud Storage FUSE sidecar.
-        fit = quantities.workers_per_node(
-            shape,
-            quantities.cpu_millis(sweep.cpu) + (GCSFUSE_SIDECAR_CPU_MILLIS if sidecar else 0),
-            quantities.memory_bytes(sweep.memory) + (GCSFUSE_SIDECAR_MEMORY_BYTES if sidecar else 0),
-        )
+        fit = quantities.workers_per_node(shape, *pod_size(sweep.cpu, sweep.memory, sidecar=sidecar))
         if fit == 0:
             beside = " and the storage sidecar" if sidecar else ""
             read.fail(
@@ -134,7 +131,7 @@ def system_nodes(machine: str, pods: list[tuple[int, int]]) -> int:
 
     The scheduler places each pod on a node with room; first-fit over pods
     sorted largest first is what it reaches in practice. A pod that fits on
-    no node counts a node of its own (check_scheduler_fits refuses it).
+    no node counts a node of its own (check_system_node_fits refuses it).
     """
     shape = quantities.machine_shape(machine)
     if shape is None:
@@ -185,19 +182,28 @@ def check_existing_pools(
         )
         return
     worker_pool_size(read, worker_machine, workers, worker_cpu, worker_memory, sweeps, sidecar=False, spark=spark)
-    check_scheduler_fits(read, system_machine, cpu, memory, sidecar=False)
+    check_system_node_fits(read, system_machine, cpu, memory, sidecar=False)
 
 
-def check_scheduler_fits(read: Reader, machine: str, cpu: str, memory: str, *, sidecar: bool) -> None:
-    """The scheduler (and the Dask notebook) must fit on one system node, or it stays Pending.
+def check_system_node_fits(
+    read: Reader,
+    machine: str,
+    cpu: str,
+    memory: str,
+    *,
+    sidecar: bool,
+    what: str = "the scheduler",
+    keys: tuple[str, str] = ("schedulerCpu", "schedulerMemory"),
+) -> None:
+    """A system-pool pod (the scheduler or the Dask notebook; Spark's Connect server) must fit on one
+    system node, or it stays Pending. ``keys`` set its CPU and memory.
 
-    ``sidecar``: the session mounts the results bucket (GKE), so the FUSE sidecar sits beside it.
+    ``sidecar``: the pod mounts the results bucket (GKE), so the FUSE sidecar sits beside it.
     """
     shape = quantities.machine_shape(machine)
-    if shape is None or read.failed("schedulerCpu", "schedulerMemory"):
+    if shape is None or read.failed(*keys):
         return
-    cpu_needed = quantities.cpu_millis(cpu) + (GCSFUSE_SIDECAR_CPU_MILLIS if sidecar else 0)
-    memory_needed = quantities.memory_bytes(memory) + (GCSFUSE_SIDECAR_MEMORY_BYTES if sidecar else 0)
+    cpu_needed, memory_needed = pod_size(cpu, memory, sidecar=sidecar)
     if quantities.workers_per_node(shape, cpu_needed, memory_needed) == 0:
         cpu_left, memory_left = quantities.allocatable(shape)
         beside = (
@@ -206,8 +212,8 @@ def check_scheduler_fits(read: Reader, machine: str, cpu: str, memory: str, *, s
             else ""
         )
         read.fail(
-            "schedulerMemory" if memory_needed > memory_left else "schedulerCpu",
-            f"the scheduler ({cpu} CPU, {memory}{beside}) does not fit on a {machine} system node, "
+            keys[1] if memory_needed > memory_left else keys[0],
+            f"{what} ({cpu} CPU, {memory}{beside}) does not fit on a {machine} system node, "
             f"which has {cpu_left}m CPU and {memory_left // 1024**2}Mi left after GKE's reservations; "
-            "its pod would stay Pending. Lower schedulerCpu/schedulerMemory or choose a larger systemMachineType",
+            f"its pod would stay Pending. Lower {keys[0]}/{keys[1]} or choose a larger systemMachineType",
         )
