@@ -36,7 +36,7 @@ endif
 .PHONY: engine cluster cluster-down
 .PHONY: policy-venv
 .PHONY: help pulumi-cli backend
-.PHONY: venv test lint unit e2e render render-all up preview destroy output status config config-secret forward docs bench clean clean-all
+.PHONY: venv test lint unit e2e render render-all up preview destroy output status recover config config-secret forward docs bench bench-faults clean clean-all
 
 ## This list.
 help:
@@ -191,6 +191,10 @@ endif
 output: pulumi-cli
 	$(PULUMI) stack output --stack $(STACK) $(KEY) $(if $(filter password kubeconfig,$(KEY)),--show-secrets)
 
+## After an interrupted make up (stack locked, creates cut off): unlock, remove what the dead run made (docs/operations.md).
+recover: pulumi-cli $(VENV)/.installed
+	$(PY) -m tools.recover --stack $(STACK) $(ARGS)
+
 ## What the stack holds now.
 status: pulumi-cli
 	$(PULUMI) stack --stack $(STACK)
@@ -218,6 +222,10 @@ docs: venv
 bench: venv
 	$(PY) -m tools.bench --write BENCHMARKS.md
 	$(PY) -m tools.bench_hub --write BENCHMARKS.md
+
+## Faults under the real controllers, timed: BENCHMARKS.md and docs/operations.md (needs make engine; 4 minutes).
+bench-faults: venv
+	$(PY) -m tools.bench_faults --write
 
 ## Removes what the build and tests wrote in this folder (clean-all: the virtual environments too).
 clean:

@@ -42,7 +42,7 @@ accounts = namespace.service_accounts
 home = Home("kubepar-home", HomeArgs.of(workload, namespace.name), opts=opts)
 claims = {"home": home.claim}
 # rBackend redis: the task queue's password and append-only file.
-queue = engine_queue(engine.claims, namespace.name, settings.stack, claims, opts)
+queue = engine_queue(engine.claims, namespace.name, settings, claims, opts)
 # engine hub: the users' namespace, the hub's one Role, its Secret and database (components/k8s/hub.py).
 hub = hub_ground(settings, engine, namespace.name, accounts["hub"], platform, claims, opts) if workload.hub else None
 # Sweeps write results, the session reads them: a bucket on GKE, a claim elsewhere.

@@ -7,7 +7,8 @@
 # processes: `--runtime binary`, nothing downloaded. kwok simulates the nodes
 # tools/kwok_cluster.py declares (shaped like the stack's GKE pools) and the
 # lifecycle of the pods scheduled on them: they become Running and Ready, and
-# a Job's pods complete; no container runs. Every component listens on
+# a Job's pods complete (engine/kwok-stages.yaml: how, and the tasks it
+# holds for the fault tests); no container runs. Every component listens on
 # 127.0.0.1 only (engine/kwokctl.yaml). Writes build/cluster/kubeconfig.
 set -euo pipefail
 
@@ -29,7 +30,7 @@ up)
     if "$bin/kwokctl" get clusters 2>/dev/null | grep -qx "$name"; then
         echo "cluster: $name is already running (make cluster-down stops it)"
     else
-        "$bin/kwokctl" --config "$here/kwokctl.yaml" create cluster --name "$name" --runtime binary \
+        "$bin/kwokctl" --config "$here/kwokctl.yaml" --config "$here/kwok-stages.yaml" create cluster --name "$name" --runtime binary \
             --kube-apiserver-binary "$bin/kube-apiserver" \
             --kube-controller-manager-binary "$bin/kube-controller-manager" \
             --kube-scheduler-binary "$bin/kube-scheduler" \

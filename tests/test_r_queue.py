@@ -121,3 +121,35 @@ def test_scaling_workers_changes_replicas_only() -> None:
 def test_rbackend_is_for_the_r_engine_and_takes_two_values() -> None:
     assert any(p.startswith("kubepar:rBackend: 'queue' is not one of psock, redis") for p in problems(rBackend="queue"))
     assert any("applies to engine r only" in p for p in problems(rBackend="redis", engine="dask"))
+
+
+def test_a_queue_password_set_as_a_secret_replaces_the_generated_one_and_never_shows() -> None:
+    chosen = "Q" * 12 + "0123456789ab"
+    capture = program("kwok", rBackend="redis", queuePassword={"secret": chosen})
+    generated = capture.of_type("random:index/randomPassword:RandomPassword")
+    assert "kubepar-queue-password" not in [r.name for r in generated]
+    secret = only([s for s in capture.of_type("kubernetes:core/v1:Secret") if s.name == "kubepar-queue-auth"])
+    assert "stringData" in secret.secret_paths
+    assert secret.state["stringData"]["value"] == {"password": chosen, "auth.conf": f"requirepass {chosen}\n"}
+    # Generated when unset (GKE stacks: the random provider), kept in the stack's state.
+    generated = program("dev", rBackend="redis").of_type("random:index/randomPassword:RandomPassword")
+    assert "kubepar-queue-password" in [r.name for r in generated]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "said"),
+    [
+        ({"queuePassword": {"secret": "Q" * 24}}, "only the queue of rBackend redis uses it"),
+        ({"rBackend": "redis", "queuePassword": {"secret": "short0"}}, "use 24 or more letters and digits"),
+        ({"rBackend": "redis", "queuePassword": {"secret": "has space " * 4}}, "use 24 or more letters and digits"),
+        ({"rBackend": "redis", "queuePassword": "Q" * 24}, "stored in plain text"),
+    ],
+)
+def test_a_queue_password_the_server_would_not_take_is_refused(overrides: dict[str, Any], said: str) -> None:
+    from tools import harness
+
+    monitor = harness.RecordingMonitor(harness.RecordingMocks())
+    config = {f"kubepar:{key}": value for key, value in overrides.items()}
+    with pytest.raises(Exception, match=f"kubepar:queuePassword: {said}"):
+        harness.run_program("kwok", config, monitor=monitor)
+    assert monitor.records == []

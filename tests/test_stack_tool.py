@@ -64,15 +64,43 @@ def test_no_cluster_and_no_password_each_name_the_command_that_fixes_them(tmp_pa
     engine_stack._check_prerequisites("kwok", bare, "destroy", kubeconfig=missing)
 
 
-def test_a_kwok_hub_stack_gets_its_secret_seed_once_and_needs_no_password(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("stack", "config", "key", "length"),
+    [
+        # The hub's keys derive from the seed; a hub stack needs no login password.
+        (
+            "kwok-hub",
+            {"kubepar:engine": "hub", "kubepar:password": "", "kubepar:hubSecretSeed": ""},
+            "hubSecretSeed",
+            64,
+        ),
+        (
+            "kwok",
+            {"kubepar:rBackend": "redis", "kubepar:password": "x", "kubepar:queuePassword": ""},
+            "queuePassword",
+            32,
+        ),
+    ],
+)
+def test_a_kwok_stack_gets_the_secret_it_needs_once(
+    tmp_path: Path, stack: str, config: dict[str, str], key: str, length: int
+) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("")
-    hub = _Stack({"kubepar:engine": "hub", "kubepar:password": "", "kubepar:hubSecretSeed": ""})
-    engine_stack._check_prerequisites("kwok-hub", cast(Any, hub), "up", kubeconfig=kubeconfig)
-    seed = hub.config["kubepar:hubSecretSeed"]
-    assert seed.secret and len(seed.value) == 64
-    engine_stack._check_prerequisites("kwok-hub", cast(Any, hub), "up", kubeconfig=kubeconfig)
-    assert hub.config["kubepar:hubSecretSeed"] is seed  # kept: the hub's keys stay the same
+    selected = _Stack(config)
+    engine_stack._check_prerequisites(stack, cast(Any, selected), "up", kubeconfig=kubeconfig)
+    made = selected.config[f"kubepar:{key}"]
+    assert made.secret and len(made.value) == length and made.value.isalnum()
+    engine_stack._check_prerequisites(stack, cast(Any, selected), "up", kubeconfig=kubeconfig)
+    assert selected.config[f"kubepar:{key}"] is made  # kept: the keys and the server's password stay the same
+
+
+def test_a_kwok_stack_without_the_queue_gets_no_queue_password(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("")
+    plain = _Stack({"kubepar:rBackend": "psock", "kubepar:password": "x", "kubepar:queuePassword": ""})
+    engine_stack._check_prerequisites("kwok", cast(Any, plain), "up", kubeconfig=kubeconfig)
+    assert plain.config["kubepar:queuePassword"].value == ""
 
 
 def test_the_clis_own_error_lines_are_said_once() -> None:
@@ -85,3 +113,13 @@ def test_the_clis_own_error_lines_are_said_once() -> None:
         code=255,
     )
     assert engine_stack._cli_error(CommandError(result)) == "error: update failed"
+
+
+def test_a_locked_stack_names_make_recover() -> None:
+    from pulumi.automation import CommandError
+    from pulumi.automation._cmd import CommandResult
+
+    locked = CommandResult(stdout="", stderr="error: the stack is currently locked by 1 lock(s)\n", code=255)
+    assert "make recover" in engine_stack._cli_error(CommandError(locked))
+    other = CommandResult(stdout="", stderr="error: update failed\n", code=255)
+    assert "make recover" not in engine_stack._cli_error(CommandError(other))

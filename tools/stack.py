@@ -220,6 +220,10 @@ def _check_prerequisites(stack_name: str, selected: auto.Stack, command: str, ku
             selected.set_config("kubepar:hubSecretSeed", auto.ConfigValue(value=secrets.token_hex(32), secret=True))
             print(f"set kubepar:hubSecretSeed of stack {stack_name} (a secret the hub's keys derive from; kept)")
         return
+    redis = config.get("kubepar:rBackend") is not None and config["kubepar:rBackend"].value == "redis"
+    if command != "destroy" and redis and not _set(config, "kubepar:queuePassword"):
+        selected.set_config("kubepar:queuePassword", auto.ConfigValue(value=secrets.token_hex(16), secret=True))
+        print(f"set kubepar:queuePassword of stack {stack_name} (the task queue's password; kept)")
     if command != "destroy" and not _set(config, "kubepar:password"):
         raise RefusedError(
             f"stack {stack_name} has no login password, and the engine built here has no random provider to "
@@ -302,6 +306,9 @@ def _cli_error(error: auto.CommandError) -> str:
     for line in lines:
         if line not in seen:
             seen.append(line)
+    if "locked" in str(error) or "ConcurrentUpdateError" in str(error):
+        # The lock of an `up` that died (a closed laptop): docs/operations.md, "An interrupted make up".
+        seen.append("if no other update of this stack runs, an earlier one was interrupted: make recover, then make up")
     return "\n".join(seen) or "the Pulumi CLI failed (its output is above)"
 
 

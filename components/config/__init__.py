@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from typing import Any
 
 import pulumi
@@ -20,13 +21,15 @@ import pulumi
 from components.config.workload import parse
 from components.ground.project import DEFAULTS, PROJECT
 from components.ground.reader import ConfigError
-from components.ground.settings import Settings
+from components.ground.settings import Settings, WorkloadSettings
 
 __all__ = ["ConfigError", "load", "parse", "unknown_keys"]
 
 
-# Read apart, as Pulumi secrets: the password first (checked for length), then the hub's.
-SECRET_KEYS = ("password", "hubSecretSeed", "hubOAuthClientId", "hubOAuthClientSecret")
+# Read apart, as Pulumi secrets: the password first (checked for length), then the others.
+SECRET_KEYS = ("password", "hubSecretSeed", "hubOAuthClientId", "hubOAuthClientSecret", "queuePassword")
+# The queue's password goes into the server's config file as `requirepass <password>`.
+QUEUE_PASSWORD = re.compile(r"[A-Za-z0-9]{24,}")
 SET_SECRET = "[secret]"
 
 
@@ -35,6 +38,16 @@ def _plain_secret(key: str) -> list[str]:
     full = f"{PROJECT}:{key}"
     if not pulumi.runtime.is_config_secret(full):
         return [f"{full}: stored in plain text; set it with `make config-secret STACK={pulumi.get_stack()} KEY={key}`"]
+    return []
+
+
+def _queue_password(workload: WorkloadSettings, value: str) -> list[str]:
+    """Problems of a queuePassword that is set: the stack must run the queue, the server must take it whole."""
+    full = f"{PROJECT}:queuePassword"
+    if dict(workload.options).get("rBackend") != "redis":
+        return [f"{full}: only the queue of rBackend redis uses it; remove it from Pulumi.<stack>.yaml"]
+    if not QUEUE_PASSWORD.fullmatch(value):
+        return [f"{full}: use 24 or more letters and digits (the server's config reads it as one word)"]
     return []
 
 
@@ -79,6 +92,8 @@ def load() -> Settings:
     problems += unknown_keys([*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.config.get_config_env()])
     for key in hub_secrets:
         problems += _plain_secret(key)
+    if "queuePassword" in hub_secrets and settings is not None:
+        problems += _queue_password(settings.workload, str(pulumi.runtime.get_config(f"{PROJECT}:queuePassword")))
     if password_raw is not None:
         if not pulumi.runtime.is_config_secret(password_key):
             problems.append(

@@ -226,7 +226,7 @@ class Settings:
     """The login password from ``kubepar:password``, a Pulumi secret (``pulumi.Output[str]``) that
     config.load() sets; None to generate one."""
     secrets: dict[str, Any] = field(default_factory=dict)
-    """The other secret keys that are set (hubSecretSeed, hubOAuthClientId, hubOAuthClientSecret), as
-    Pulumi secrets, by key."""
+    """The other secret keys that are set (hubSecretSeed, hubOAuthClientId, hubOAuthClientSecret,
+    queuePassword), as Pulumi secrets, by key."""
     warnings: tuple[str, ...] = ()
     """Valid settings that cost or risk more than expected (``pulumi preview`` shows them)."""

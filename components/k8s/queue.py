@@ -19,6 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.ground.settings import Settings
 from components.k8s.labels import labels, object_meta
 
 # The queue holds tasks and results on their way, not data: a small disk.
@@ -36,6 +37,8 @@ def auth_config(password: str) -> str:
 class QueueArgs:
     namespace: pulumi.Input[str]
     stack: str
+    password: pulumi.Input[str] | None = None
+    """``queuePassword`` (a Pulumi secret); None to generate one, kept in the stack's state."""
 
 
 class Queue(pulumi.ComponentResource):
@@ -50,7 +53,11 @@ class Queue(pulumi.ComponentResource):
         meta_labels = labels(args.stack, "queue")
         # doRedis 3.0.2 with a password was tested: tasks longer than the fault
         # tolerance interval are not resubmitted (tests/e2e/test_r_queue.py).
-        password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=child).result
+        password = pulumi.Output.secret(
+            args.password
+            if args.password is not None
+            else random.RandomPassword(f"{name}-password", length=32, special=False, opts=child).result
+        )
         secret = k8s.core.v1.Secret(
             f"{name}-auth",
             metadata=object_meta(args.namespace, meta_labels),
@@ -75,13 +82,14 @@ class Queue(pulumi.ComponentResource):
 def engine_queue(
     engine_claims: tuple[str, ...],
     namespace: pulumi.Input[str],
-    stack: str,
+    settings: Settings,
     claims: dict[str, pulumi.Output[str]],
     opts: pulumi.ResourceOptions,
 ) -> Queue | None:
     """The queue when the engine's roles mount its claim (rBackend redis); its claim joins ``claims``."""
     if "queue" not in engine_claims:
         return None
-    queue = Queue("kubepar-queue", QueueArgs(namespace=namespace, stack=stack), opts=opts)
+    args = QueueArgs(namespace=namespace, stack=settings.stack, password=settings.secrets.get("queuePassword"))
+    queue = Queue("kubepar-queue", args, opts=opts)
     claims["queue"] = queue.claim
     return queue

@@ -150,32 +150,50 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("state")
 
 
+def record(fault: str, seconds: float) -> None:
+    """Keep the time a fault took to recover, for tools/bench_faults.py (when it runs the fault tests)."""
+    if path := os.environ.get("KUBEPAR_FAULT_TIMES"):
+        with open(path, "a") as out:
+            out.write(json.dumps({"fault": fault, "seconds": round(seconds, 1)}) + "\n")
+
+
+def new_stack(cluster: Cluster, project: Path, state: Path, name: str, **values: Any) -> Deployed:
+    """A stack ``name`` of the project copy with the kwok stack's config plus ``values``; not yet deployed."""
+    document = yaml.safe_load((ROOT / "Pulumi.kwok.yaml").read_text())
+    document["config"]["kubepar:namespace"] = f"kp-{name}"
+    document["config"].update({f"kubepar:{key}": value for key, value in values.items()})
+    (project / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    selected = engine_stack.Isolated(name, work_dir=project, state=state, kubeconfig=cluster.kubeconfig)
+    # The secrets: set as `make config-secret` (or `make up` of a kwok stack) would, encrypted with the passphrase.
+    selected.set_config("kubepar:password", auto.ConfigValue(value=secrets.token_urlsafe(18), secret=True))
+    if values.get("rBackend") == "redis":
+        selected.set_config("kubepar:queuePassword", auto.ConfigValue(value=secrets.token_hex(16), secret=True))
+    return Deployed(name=name, work_dir=project, stack=selected, cluster=cluster)
+
+
+def remove(deployed: Deployed) -> None:
+    """Destroy a stack a test made (lifting its deletion protection first); best effort."""
+    try:
+        if deployed.protected:
+            deployed.configure(deletionProtection=False)
+            deployed.stack.up()
+        deployed.stack.destroy()
+    except auto.CommandError:
+        pass
+
+
 @pytest.fixture
 def deploy(cluster: Cluster, project: Path, state: Path) -> Iterator[Any]:
     """deploy(name, **config): a stack ``name`` with the kwok stack's config plus ``config``; destroyed after."""
     made: list[Deployed] = []
 
     def make(name: str, **values: Any) -> Deployed:
-        document = yaml.safe_load((ROOT / "Pulumi.kwok.yaml").read_text())
-        document["config"]["kubepar:namespace"] = f"kp-{name}"
-        document["config"].update({f"kubepar:{key}": value for key, value in values.items()})
-        (project / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
-        selected = engine_stack.Isolated(name, work_dir=project, state=state, kubeconfig=cluster.kubeconfig)
-        # The one secret: set as `make config-secret` would, encrypted with the passphrase.
-        selected.set_config("kubepar:password", auto.ConfigValue(value=secrets.token_urlsafe(18), secret=True))
-        deployed = Deployed(name=name, work_dir=project, stack=selected, cluster=cluster)
-        made.append(deployed)
-        return deployed
+        made.append(new_stack(cluster, project, state, name, **values))
+        return made[-1]
 
     yield make
     for deployed in made:
-        try:
-            if deployed.protected:
-                deployed.configure(deletionProtection=False)
-                deployed.stack.up()
-            deployed.stack.destroy()
-        except auto.CommandError:
-            pass
+        remove(deployed)
 
 
 # engine hub: the stack its tests share (deployed once), and a fresh hub per test.

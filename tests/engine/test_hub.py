@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from components.ground.hub_sizes import RSTUDIO_FRONT
 from components.ground.quantities import cpu_millis, memory_bytes
 from components.k8s.hub_pods import USER_ACCOUNT
 from tests.conftest import ROOT, program
-from tests.engine.conftest import Cluster
+from tests.engine.conftest import Cluster, record
 from tests.engine.hub_steps import BIG, NAMESPACE, PASSWORD, USERS, add_user, admin_session, owned, pod_of, ready, start
 from tests.engine.test_kwok import wait
 from tools import stack as engine_stack
@@ -212,10 +213,12 @@ def test_a_hub_restart_keeps_its_users_their_groups_and_their_running_sessions(h
     assert spawned.status_code in (201, 202), hub.logs()
     assert pod is not None
     assert wait(lambda: ready(hub, "jo"), 60, "jo's session ready")
+    started = time.monotonic()
     hub.restart_hub()
     # The database on the hub's claim: the users, the approval, the stack's groups and the session.
     assert hub.api("GET", "/groups/lab").json()["users"] == ["ada", "grace"]
     assert hub.log_in("jo", PASSWORD)
     assert wait(lambda: ready(hub, "jo"), 60, "jo's session, after the restart")
+    record("hub restarted", time.monotonic() - started)
     assert (pod_of(cluster, "session-jo") or {}).get("metadata", {}).get("uid") == pod["metadata"]["uid"]
     assert requests.get(f"{hub.url}/user/jo/api", timeout=30).json()["version"]
