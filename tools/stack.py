@@ -214,21 +214,30 @@ def _check_prerequisites(stack_name: str, selected: auto.Stack, command: str, ku
     if not kubeconfig.exists():
         raise RefusedError("no local control plane is running: make cluster (then this again)")
     config = selected.get_all_config()
-    if command != "destroy" and config.get("kubepar:engine") is not None and config["kubepar:engine"].value == "hub":
-        if not _set(config, "kubepar:hubSecretSeed"):
-            # The hub's keys derive from it; the random provider that would make one is not built here.
-            selected.set_config("kubepar:hubSecretSeed", auto.ConfigValue(value=secrets.token_hex(32), secret=True))
-            print(f"set kubepar:hubSecretSeed of stack {stack_name} (a secret the hub's keys derive from; kept)")
+    if command != "destroy" and _is(config, "kubepar:engine", "hub"):
+        _generate_once(selected, stack_name, config, "hubSecretSeed", 32, "a secret the hub's keys derive from")
         return
-    redis = config.get("kubepar:rBackend") is not None and config["kubepar:rBackend"].value == "redis"
-    if command != "destroy" and redis and not _set(config, "kubepar:queuePassword"):
-        selected.set_config("kubepar:queuePassword", auto.ConfigValue(value=secrets.token_hex(16), secret=True))
-        print(f"set kubepar:queuePassword of stack {stack_name} (the task queue's password; kept)")
+    if command != "destroy" and _is(config, "kubepar:rBackend", "redis"):
+        _generate_once(selected, stack_name, config, "queuePassword", 16, "the task queue's password")
     if command != "destroy" and not _set(config, "kubepar:password"):
         raise RefusedError(
             f"stack {stack_name} has no login password, and the engine built here has no random provider to "
             f"make one: make config-secret STACK={stack_name} KEY=password (12 characters or more)"
         )
+
+
+def _generate_once(
+    selected: auto.Stack, stack_name: str, config: Mapping[str, auto.ConfigValue], key: str, nbytes: int, what: str
+) -> None:
+    """Set ``key`` to a random secret (hex) unless the stack has one: the random provider that would
+    make it on GKE is not built here. Kept once set, so what derives from it stays the same."""
+    if not _set(config, f"kubepar:{key}"):
+        selected.set_config(f"kubepar:{key}", auto.ConfigValue(value=secrets.token_hex(nbytes), secret=True))
+        print(f"set kubepar:{key} of stack {stack_name} ({what}; kept)")
+
+
+def _is(config: Mapping[str, auto.ConfigValue], key: str, value: str) -> bool:
+    return key in config and config[key].value == value
 
 
 def _set(config: Mapping[str, auto.ConfigValue], key: str) -> bool:
@@ -307,7 +316,7 @@ def _cli_error(error: auto.CommandError) -> str:
         if line not in seen:
             seen.append(line)
     if "locked" in str(error) or "ConcurrentUpdateError" in str(error):
-        # The lock of an `up` that died (a closed laptop): docs/operations.md, "An interrupted make up".
+        # The lock of an `up` that died (a closed laptop): docs/operations.md, "`make up` says the stack is locked".
         seen.append("if no other update of this stack runs, an earlier one was interrupted: make recover, then make up")
     return "\n".join(seen) or "the Pulumi CLI failed (its output is above)"
 

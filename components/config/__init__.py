@@ -70,9 +70,12 @@ def load() -> Settings:
     config = pulumi.Config(PROJECT)
     # The password is read apart: as a secret, and only once it is checked.
     raw: dict[str, str | None] = {key: config.get(key) for key in DEFAULTS if key not in SECRET_KEYS}
-    # The hub's secrets that are set; the checks only ask whether one is, they never see its value.
-    hub_secrets = [key for key in SECRET_KEYS[1:] if pulumi.runtime.get_config(f"{PROJECT}:{key}")]
-    raw.update(dict.fromkeys(hub_secrets, SET_SECRET))
+    # The other secrets that are set, read once: the checks ask whether one is (and the queue's
+    # password is checked for what its server takes); no message ever shows a value.
+    set_secrets = {
+        key: str(value) for key in SECRET_KEYS[1:] if (value := pulumi.runtime.get_config(f"{PROJECT}:{key}"))
+    }
+    raw.update(dict.fromkeys(set_secrets, SET_SECRET))
     gcp_project = pulumi.Config("gcp").get("project")
     password_key = f"{PROJECT}:password"
     # Read without get_secret first, to check it before anything is created.
@@ -90,10 +93,10 @@ def load() -> Settings:
         problems = list(errors.problems)
         settings = None
     problems += unknown_keys([*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.config.get_config_env()])
-    for key in hub_secrets:
+    for key in set_secrets:
         problems += _plain_secret(key)
-    if "queuePassword" in hub_secrets and settings is not None:
-        problems += _queue_password(settings.workload, str(pulumi.runtime.get_config(f"{PROJECT}:queuePassword")))
+    if "queuePassword" in set_secrets and settings is not None:
+        problems += _queue_password(settings.workload, set_secrets["queuePassword"])
     if password_raw is not None:
         if not pulumi.runtime.is_config_secret(password_key):
             problems.append(
@@ -113,7 +116,7 @@ def load() -> Settings:
     password = config.get_secret("password") if password_raw is not None else None
     for warning in settings.warnings:
         pulumi.log.warn(warning)
-    secrets = {key: config.get_secret(key) for key in hub_secrets}
+    secrets = {key: config.get_secret(key) for key in set_secrets}
     return Settings(
         secrets=secrets,
         stack=settings.stack,

@@ -61,19 +61,18 @@ def executor_memory(config: SparkSettings) -> str:
     return f"{spark.executor_heap_mib(quantities.memory_mib(config.worker_memory))}m"
 
 
-def _class(name: str, *args: str) -> tuple[str, ...]:
+def _daemon(name: str, port: int, ui_port: int, *args: str) -> tuple[str, ...]:
+    """A standalone daemon (master or worker) on the pod's own address, its port and its web UI's."""
     # exec'd by the container runtime: the JVM is PID 1 and gets SIGTERM itself.
-    return (f"{spark.SPARK_HOME}/bin/spark-class", name, *args)
+    host = ("--host", POD_IP, "--port", str(port), "--webui-port", str(ui_port))
+    return (f"{spark.SPARK_HOME}/bin/spark-class", name, *host, *args)
 
 
 def master_role(config: SparkSettings) -> PodRole:
     return PodRole(
         component="spark-master",
         image=spark.image(config.version),
-        command=_class(
-            "org.apache.spark.deploy.master.Master",
-            *("--host", POD_IP, "--port", str(spark.MASTER_PORT), "--webui-port", str(spark.MASTER_UI_PORT)),
-        ),
+        command=_daemon("org.apache.spark.deploy.master.Master", spark.MASTER_PORT, spark.MASTER_UI_PORT),
         env=(
             ("SPARK_DAEMON_MEMORY", f"{spark.DAEMON_HEAP_MIB * 2}m"),
             # The master's REST submission server (port 6066) runs any jar for whoever reaches it.
@@ -100,9 +99,10 @@ def worker_role(settings: WorkloadSettings, config: SparkSettings) -> PodRole:
     return PodRole(
         component="spark-worker",
         image=spark.image(config.version),
-        command=_class(
+        command=_daemon(
             "org.apache.spark.deploy.worker.Worker",
-            *("--host", POD_IP, "--port", str(spark.WORKER_PORT), "--webui-port", str(spark.WORKER_UI_PORT)),
+            spark.WORKER_PORT,
+            spark.WORKER_UI_PORT,
             *("--cores", cores, "--memory", executor_memory(config)),
             *("--work-dir", WORK_DIR, master_url(settings)),
         ),
