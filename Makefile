@@ -217,6 +217,7 @@ forward: pulumi-cli
 ## docs/configuration.md from Pulumi.yaml (a test fails when they differ).
 docs: venv
 	$(PY) -m tools.config_reference --write docs/configuration.md
+	$(PY) -m tools.roles_reference --write docs/operations.md
 
 ## Benchmarks: rewrites BENCHMARKS.md (takes about 7 minutes).
 bench: venv

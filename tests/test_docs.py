@@ -9,12 +9,21 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tools import config_reference
+from tools import config_reference, roles_reference
 
 
 def test_the_configuration_reference_is_generated_from_pulumi_yaml() -> None:
     page = (ROOT / "docs" / "configuration.md").read_text()
     assert page == config_reference.page(), "docs/configuration.md is stale: run `make docs`"
+
+
+def test_the_operations_page_lists_every_roles_disk_probes_and_disruption() -> None:
+    page = (ROOT / "docs" / "operations.md").read_text()
+    assert page == roles_reference.page(page), "docs/operations.md's role table is stale: run `make docs`"
+    listed = {line.split("|")[1].strip(" `") for line in page.splitlines() if line.startswith("| `")}
+    # Every engine's roles and what runs beside them: R, the queue, Dask, Spark, the front, the hub and its users.
+    expected = {"scheduler", "worker", "queue", "notebook", "sweep", "spark-master", "spark-worker", "spark-connect"}
+    assert expected | {"https", "hub", "proxy", "session", "rstudio", "dask-scheduler"} <= listed
 
 
 def test_the_reference_lists_every_key_the_project_declares() -> None:

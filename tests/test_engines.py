@@ -68,7 +68,8 @@ def test_dask_worker_threads_and_memory_come_from_its_limits() -> None:
     assert command[:3] == ["dask", "worker", "tcp://kubepar-scheduler.kubepar.svc.cluster.local:8786"]
     assert command[command.index("--nthreads") + 1] == "3"
     assert command[command.index("--memory-limit") + 1] == str(6 * 1024**3)
-    assert worker["resources"]["limits"] == {"cpu": "3", "memory": "6Gi"}
+    # Its disk: logs (64Mi) and the /tmp it spills to, twice its memory (12Gi); no packages.
+    assert worker["resources"]["limits"] == {"cpu": "3", "memory": "6Gi", "ephemeral-storage": f"{64 + 12 * 1024}Mi"}
 
 
 def test_fractional_worker_cpu_gives_one_dask_thread() -> None:

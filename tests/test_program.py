@@ -226,7 +226,7 @@ def test_every_container_requests_what_it_limits(stack: str) -> None:
         for container in containers(document):
             resources = container["resources"]
             assert resources["requests"] == resources["limits"], container["name"]
-            assert set(resources["limits"]) == {"cpu", "memory"}
+            assert set(resources["limits"]) == {"cpu", "memory", "ephemeral-storage"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -338,8 +338,12 @@ def test_a_gke_stack_outputs_its_hourly_cost_item_by_item() -> None:
     assert estimate["items"]["worker nodes"] == pytest.approx(
         2 * (4 * e2["spot_vcpu"] + 16 * e2["spot_memory"]), abs=1e-4
     )
-    # Three 50 GB pd-balanced boot disks and the 20Gi home volume, a month's price per hour.
-    assert estimate["items"]["disks"] == pytest.approx((3 * 50 + 20) * 0.10 / 730, abs=1e-4)
+    # pd-balanced boot disks and the 20Gi home volume, a month's price per hour. The system node's
+    # 50 GB leaves pods 15.5Gi (5 GB eviction threshold, 23.5 GB reserved, 6 GiB of OS partitions),
+    # which holds the session's 15.1Gi (64Mi logs, 4Gi writable, 2Gi /tmp, 4Gi packages, the
+    # sidecar's 5Gi). A worker node holds two sweep tasks by CPU (1 CPU and the sidecar's 250m each,
+    # of 3520m), 11.1Gi each: 22.1Gi, which a 60 GB disk (21Gi) does not leave and 70 GB (26.5Gi) does.
+    assert estimate["items"]["disks"] == pytest.approx((50 + 2 * 70 + 20) * 0.10 / 730, abs=1e-4)
     assert estimate["items"]["nat"] == pytest.approx(3 * table["nat_per_vm"], abs=1e-4)
     assert estimate["items"]["cluster"] == table["gke_cluster_fee"] == 0.10
     assert estimate["items"]["load balancer"] == 0

@@ -81,7 +81,7 @@ def test_workers_on_the_spot_pool_master_and_connect_on_the_system_pool() -> Non
     assert found["spark-worker"]["spec"]["template"]["spec"]["tolerations"][0]["effect"] == "NoSchedule"
     # A lost worker costs a rerun of its tasks: the autoscaler may move it; the driver holds every session.
     annotations = {role: found[role]["spec"]["template"]["metadata"].get("annotations", {}) for role in ROLES}
-    assert "cluster-autoscaler.kubernetes.io/safe-to-evict" not in annotations["spark-worker"]
+    assert annotations["spark-worker"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "true"
     assert annotations["spark-connect"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
 
 

@@ -74,7 +74,9 @@ def test_task_pods_are_hardened_like_workers_and_run_on_the_worker_pool() -> Non
     container = spec["containers"][0]
     assert container["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert container["resources"]["limits"] == container["resources"]["requests"] == {"cpu": "1", "memory": "2Gi"}
+    # Its disk: 64Mi of logs, the 2Gi /tmp and the 4Gi package library (dev installs data.table).
+    sized = {"cpu": "1", "memory": "2Gi", "ephemeral-storage": f"{64 + 6 * 1024}Mi"}
+    assert container["resources"]["limits"] == container["resources"]["requests"] == sized
     assert spec["automountServiceAccountToken"] is False
     assert spec["nodeSelector"] == {"kubepar.dev/pool": "workers"}
     assert spec["tolerations"][0]["key"] == "kubepar.dev/workers"

@@ -2,8 +2,8 @@
 
 Owns: Node objects for kwok to simulate (one system node and
 ``workerPoolMaxNodes`` worker nodes of the stack's machine types, with the
-labels and taint kubepar's GKE pools carry and the allocatable CPU and memory
-GKE leaves on those machine types), and a default StorageClass with
+labels and taint kubepar's GKE pools carry and the allocatable CPU, memory
+and disk GKE leaves on those machine types and boot disks), and a default StorageClass with
 pre-made volumes, so claims bind as a cloud's provisioner would bind them.
 Does not: start anything (engine/cluster.sh does) or touch a real cluster.
 
@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from components.ground import quantities
+from components.ground.disk import EXISTING_NODE_DISK_GB, allocatable_bytes
 from components.ground.pools import POOL_LABEL, SYSTEM_POOL_MAX_NODES, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
 from components.ground.project import PROJECT_ROOT as ROOT
 from tools import harness
@@ -31,7 +32,7 @@ VOLUME_SIZE = "200Gi"
 PODS_PER_NODE = 110
 
 
-def node(name: str, pool: str, machine_type: str, spot: bool) -> dict[str, Any]:
+def node(name: str, pool: str, machine_type: str, spot: bool, disk_gb: int = EXISTING_NODE_DISK_GB) -> dict[str, Any]:
     shape = quantities.machine_shape(machine_type)
     assert shape is not None, machine_type
     # What GKE leaves for pods (its reservations), not counting its own DaemonSets: kwok runs none.
@@ -58,8 +59,19 @@ def node(name: str, pool: str, machine_type: str, spot: bool) -> dict[str, Any]:
         "metadata": {"name": name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
         "spec": {"taints": taints},
         "status": {
-            "capacity": {"cpu": str(shape.vcpus), "memory": str(shape.memory_bytes), "pods": str(PODS_PER_NODE)},
-            "allocatable": {"cpu": f"{cpu}m", "memory": str(memory), "pods": str(PODS_PER_NODE)},
+            "capacity": {
+                "cpu": str(shape.vcpus),
+                "memory": str(shape.memory_bytes),
+                "ephemeral-storage": f"{disk_gb}Gi",
+                "pods": str(PODS_PER_NODE),
+            },
+            # The disk GKE leaves pods of the boot disk config checks the pods against.
+            "allocatable": {
+                "cpu": f"{cpu}m",
+                "memory": str(memory),
+                "ephemeral-storage": str(allocatable_bytes(disk_gb)),
+                "pods": str(PODS_PER_NODE),
+            },
         },
     }
 
@@ -101,13 +113,15 @@ def manifests(stack: str, volume_dir: Path) -> list[dict[str, Any]]:
     config, _ = harness.stack_config(stack)
     workers = int(config.get("kubepar:workerPoolMaxNodes", "0")) or 1
     spot = config.get("kubepar:spot", "true") == "true"
+    disk_gb = int(config.get("kubepar:nodeDiskGb", "0")) or EXISTING_NODE_DISK_GB
     # The pools at their ceilings: what config checks against is what the scheduler finds.
     documents = [
-        node(f"kwok-system-{i}", "system", config["kubepar:systemMachineType"], spot=False)
+        node(f"kwok-system-{i}", "system", config["kubepar:systemMachineType"], spot=False, disk_gb=disk_gb)
         for i in range(SYSTEM_POOL_MAX_NODES)
     ]
     documents += [
-        node(f"kwok-workers-{i}", "workers", config["kubepar:workerMachineType"], spot=spot) for i in range(workers)
+        node(f"kwok-workers-{i}", "workers", config["kubepar:workerMachineType"], spot=spot, disk_gb=disk_gb)
+        for i in range(workers)
     ]
     return documents + storage(volume_dir)
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from components.ground.parsers import parse_cpu, parse_memory
+from components.ground.parsers import parse_cpu, parse_disk, parse_memory
 from components.ground.project import PROJECT_ROOT
 from components.ground.reader import Reader
 from components.ground.settings import SweepSettings
@@ -43,6 +43,7 @@ SWEEP_KEYS = (
     "parallelism",
     "cpu",
     "memory",
+    "disk",
     "retries",
     "seed",
     "maxFailed",
@@ -169,6 +170,8 @@ def parse_sweeps(read: Reader, worker_cpu: str, worker_memory: str) -> list[Swee
         memory = _sweep_quantity(
             read, f"{label}.memory", entry.get("memory", worker_memory), parse_memory, "such as 2Gi"
         )
+        # The task's /tmp: what it may write besides its results (which go to the store).
+        disk = _sweep_quantity(read, f"{label}.disk", entry.get("disk", "2Gi"), parse_disk, "such as 2Gi or 20Gi")
         max_failed: int | None = None
         if tasks is not None:
             default_failed = max(1, math.ceil(tasks / 10))
@@ -184,9 +187,10 @@ def parse_sweeps(read: Reader, worker_cpu: str, worker_memory: str) -> list[Swee
         if name in sweeps:
             read.fail(label, f"the name {name!r} is used twice; each sweep needs its own")
             continue
-        if None in (name, script, tasks, parallelism, retries, seed, cpu, memory, max_failed, deadline):
+        if None in (name, script, tasks, parallelism, retries, seed, cpu, memory, disk, max_failed, deadline):
             continue
         assert name is not None and script is not None and cpu is not None and memory is not None
+        assert disk is not None
         sweeps[name] = SweepSettings(
             name=name,
             script=script[0],
@@ -196,6 +200,7 @@ def parse_sweeps(read: Reader, worker_cpu: str, worker_memory: str) -> list[Swee
             parallelism=int(parallelism or 0),
             cpu=cpu,
             memory=memory,
+            disk=disk,
             retries=int(retries or 0),
             seed=int(seed or 0),
             max_failed=int(max_failed or 0),

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 
 from components import engines
+from components.config.disks import pool_disks, read_node_disk
 from components.config.door import parse_door
 from components.config.gke import check_not_cluster_ranges, parse_gke
 from components.config.hub import hub_worker_demand, parse_hub, users_quota
@@ -132,6 +133,7 @@ def parse(
     if hub is not None:
         hub = dataclasses.replace(hub, quota=users_quota(read, hub, _pools(read, node_pools, gke)))
 
+    node_disk = read_node_disk(read)
     deletion_protection = read.boolean("deletionProtection")
     replace_home = read.boolean("replaceHome")
     if read.problems:
@@ -164,7 +166,13 @@ def parse(
         door=door,
         spark=spark,
     )
+    if node_pools and gke is None:
+        # An existing cluster's pools: their disks must hold what runs on them.
+        _pool_disks(read, workload, node_disk, gke)
     if gke is not None:
+        disks = _pool_disks(read, workload, node_disk, gke)
+        without = dataclasses.replace(workload, spark=None)
+        disks_without_spark = disks if spark is None or read.problems else _pool_disks(read, without, node_disk, gke)
         built = engines.engine_for(workload)
         system = _system_nodes(read, gke, built.roles)
         without_spark = tuple(role for role in built.roles if not role.component.startswith("spark-"))
@@ -173,9 +181,11 @@ def parse(
             system_nodes=system,
             spark_system_nodes=system - _system_nodes(read, gke, without_spark) if spark is not None else 0,
             doors=sum(not door.forward_only for door in built.access),
+            disks_gb=disks,
+            disks_without_spark_gb=disks_without_spark,
         )
-        if read.problems:
-            raise ConfigError(read.problems)
+    if read.problems:
+        raise ConfigError(read.problems)
     return Settings(
         stack=stack,
         platform=platform,
@@ -232,6 +242,12 @@ def _pools(read: Reader, node_pools: bool, gke: GkeSettings | None) -> tuple[str
         return None
     ceiling = gke.worker_pool_max_nodes if gke is not None else int(read.text("workerPoolMaxNodes") or 0)
     return read.text("systemMachineType"), SYSTEM_POOL_MAX_NODES, read.text("workerMachineType"), ceiling
+
+
+def _pool_disks(read: Reader, workload: WorkloadSettings, node_disk: int, gke: GkeSettings | None) -> tuple[int, int]:
+    """Each pool's boot disk, holding its pods' ephemeral storage: derived for GKE's pools, checked otherwise."""
+    machines = (read.text("systemMachineType"), read.text("workerMachineType"))
+    return pool_disks(read, workload, machines, fixed=node_disk, sidecar=gke is not None, derive=gke is not None)
 
 
 def _system_nodes(read: Reader, gke: GkeSettings, roles: tuple[PodRole, ...]) -> int:

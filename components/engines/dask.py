@@ -13,6 +13,7 @@ from __future__ import annotations
 from components.engines.model import (
     SCRIPTS_DIR,
     SECRET_ENV_REASON,
+    SESSION_WRITABLE,
     SPOT_GRACE_SECONDS,
     Access,
     Claim,
@@ -42,6 +43,11 @@ DASK_WORKER_DASHBOARD_PORT = 8789
 DASK_RETIRE_SECONDS = 10
 MAX_DASK_WORKERS = 1000
 NO_LIVENESS_REASON = "a busy Dask event loop blocks for seconds; a liveness restart would lose every task"
+NOTEBOOK_LIVENESS = (
+    "the Jupyter server answers the check while kernels compute in their own processes, so a busy session "
+    "never fails it; a hung server leaves the session unreachable, and a restart after five minutes of "
+    "failed checks brings it back, the home kept"
+)
 
 
 def scheduler_address(settings: WorkloadSettings) -> str:
@@ -58,14 +64,21 @@ def build(settings: WorkloadSettings) -> Engine:
         cpu=settings.scheduler_cpu,
         memory=settings.scheduler_memory,
         blas_threads=whole_cpus(settings.scheduler_cpu),
-        probe=Probe(port=JUPYTER_PORT),
+        probe=Probe(port=JUPYTER_PORT, liveness=True, why=NOTEBOOK_LIVENESS),
         session=True,
         password_env="JUPYTER_TOKEN",
         installer=installer,
         # jovyan, the notebook image's user, owns the home volume.
         security=Security(run_as_user=1000, fs_group=100, read_only_root=False),
-        storage=Storage(claim=Claim(name="home", path="/home/jovyan")),
-        disruption=Disruption(safe_to_evict=False, budget=True),
+        storage=Storage(claim=Claim(name="home", path="/home/jovyan"), writable=SESSION_WRITABLE),
+        disruption=Disruption(
+            why=(
+                "an eviction ends the user's kernels and their memory: the budget makes a drain or an upgrade "
+                "wait, and the autoscaler leaves it put"
+            ),
+            safe_to_evict=False,
+            budget=True,
+        ),
         exposure=Exposure(ports=(("http", JUPYTER_PORT),), user_port=JUPYTER_PORT, internet="all"),
         checkov_skips=(
             ("CKV_K8S_40", "runs as jovyan (UID 1000), who owns the image's conda environment and home"),
@@ -88,16 +101,22 @@ def build(settings: WorkloadSettings) -> Engine:
         memory=settings.scheduler_memory,
         # No liveness check: a scheduler busy with a large graph blocks its
         # event loop for seconds, and a restart would lose every task.
-        probe=Probe(port=DASK_DASHBOARD_PORT, path="/health", liveness=False),
+        probe=Probe(port=DASK_DASHBOARD_PORT, path="/health", liveness=False, why=NO_LIVENESS_REASON),
         installer=installer,
-        disruption=Disruption(safe_to_evict=False, budget=True),
+        disruption=Disruption(
+            why=(
+                "the scheduler holds every task's state: an eviction loses the running graph, so the budget makes "
+                "a drain wait and the autoscaler leaves it put"
+            ),
+            safe_to_evict=False,
+            budget=True,
+        ),
         exposure=Exposure(
             ports=(("tcp-comm", DASK_SCHEDULER_PORT), ("http-dashboard", DASK_DASHBOARD_PORT)),
             # The dashboard, not the scheduler port, is what users may reach.
             user_port=DASK_DASHBOARD_PORT,
             endpoint_port=DASK_SCHEDULER_PORT,
         ),
-        checkov_skips=(("CKV_K8S_8", NO_LIVENESS_REASON),),
     )
     worker = PodRole(
         component="worker",
@@ -126,16 +145,22 @@ def build(settings: WorkloadSettings) -> Engine:
         ),
         cpu=settings.worker_cpu,
         memory=settings.worker_memory,
-        probe=Probe(port=DASK_WORKER_DASHBOARD_PORT, path="/health", liveness=False),
+        probe=Probe(port=DASK_WORKER_DASHBOARD_PORT, path="/health", liveness=False, why=NO_LIVENESS_REASON),
         replicas=settings.workers,
         pool="workers",
         installer=installer,
         # Dask spills to /tmp when memory fills: room for twice its memory limit.
         storage=Storage(tmp_size=f"{2 * quantities.memory_bytes(settings.worker_memory) // 1024**2}Mi"),
         # GKE gives Spot pods about 15 s whatever this says; retirement fits inside.
-        disruption=Disruption(grace_seconds=SPOT_GRACE_SECONDS, await_rollout=False),
+        disruption=Disruption(
+            why=(
+                "a worker retires before it stops (its preStop hook hands its results to the others) and the "
+                "scheduler reruns what it held: the autoscaler may move it, and no budget holds a drain"
+            ),
+            grace_seconds=SPOT_GRACE_SECONDS,
+            await_rollout=False,
+        ),
         exposure=Exposure(ports=(("http-dashboard", DASK_WORKER_DASHBOARD_PORT),)),
-        checkov_skips=(("CKV_K8S_8", NO_LIVENESS_REASON),),
     )
     return Engine(
         name="dask",

@@ -22,6 +22,7 @@ from components.engines.model import (
     SCRIPTS_DIR,
     Access,
     Claim,
+    Disruption,
     Edge,
     Engine,
     Exposure,
@@ -52,7 +53,18 @@ def front_role(settings: WorkloadSettings, door: Door) -> PodRole:
         env=(("GCE_PROJECT", door.project), ("GCE_ZONE_ID", door.dns_zone)),
         cpu="200m",
         memory="256Mi",
-        probe=Probe(port=PING_PORT, path="/ping"),
+        probe=Probe(
+            port=PING_PORT,
+            path="/ping",
+            liveness=True,
+            why="Traefik holds nothing a restart loses (its certificates are on its claim); a hung one closes the door",
+        ),
+        disruption=Disruption(
+            why=(
+                "a moved front cuts open connections for a moment and comes back with its certificates: the "
+                "autoscaler may move it, and no budget holds a drain"
+            ),
+        ),
         security=Security(
             run_as_user=65534, fs_group=65534, gcp_account=acme_account_email(settings.stack, door.project)
         ),

@@ -72,11 +72,25 @@ def hub_role(settings: WorkloadSettings) -> PodRole:
         ),
         cpu=HUB_SIZE[0],
         memory=HUB_SIZE[1],
-        probe=Probe(port=HUB_PORT, path="/hub/health"),
+        probe=Probe(
+            port=HUB_PORT,
+            path="/hub/health",
+            liveness=True,
+            why=(
+                "a restart keeps everything (the database on its claim; sessions run on) and cures a hub whose "
+                "event loop is stuck, which nothing else notices"
+            ),
+        ),
         security=Security(fs_group=NON_ROOT_UID, api_access=True),
         # The database: users, their groups, their servers. A restart keeps them.
         storage=Storage(claim=Claim(name="hub-db", path=HUB_DB_DIR)),
-        disruption=Disruption(safe_to_evict=False),
+        disruption=Disruption(
+            why=(
+                "while the hub restarts nobody can log in or start a session (running ones go on): the autoscaler "
+                "leaves it put; no budget, so a drain moves it at once"
+            ),
+            safe_to_evict=False,
+        ),
         exposure=Exposure(
             ports=(("http", HUB_PORT),),
             endpoint_port=HUB_PORT,
@@ -108,8 +122,22 @@ def proxy_role(settings: WorkloadSettings) -> PodRole:
         secret_env=(("CONFIGPROXY_AUTH_TOKEN", "proxy-token"),),
         cpu=PROXY_SIZE[0],
         memory=PROXY_SIZE[1],
-        probe=Probe(port=PROXY_PORT, path="/_chp_healthz"),
+        probe=Probe(
+            port=PROXY_PORT,
+            path="/_chp_healthz",
+            liveness=True,
+            why=(
+                "a hung proxy cuts every user off; a restart loses only its routes, which the hub adds back "
+                "at its next activity check (every five minutes)"
+            ),
+        ),
         security=Security(run_as_user=65534),
+        disruption=Disruption(
+            why=(
+                "a moved proxy cuts open connections for a moment and the hub restores its routes: the autoscaler "
+                "may move it, and no budget holds a drain"
+            ),
+        ),
         exposure=Exposure(
             ports=(("http", PROXY_PORT), ("api", PROXY_API_PORT)),
             user_port=PROXY_PORT,

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.ground import quantities
+from components.ground.disk import LOG_BYTES
 from components.ground.reader import Reader
 from components.ground.settings import WorkloadSettings
 
@@ -42,19 +44,28 @@ IMAGE_TAG_SKIP = (
     "tags pin the version and are pulled Always for OS fixes; packages are pinned by the snapshot",
 )
 NO_PROBE_REASON = "serves no port: the dial loop is PID 1, so the container ends and restarts when it dies"
+PACKAGES_SIZE = "4Gi"
+"""Size limit of the package library an installer fills (a tidyverse-sized R library is about 1Gi)."""
+SYSTEM_LIBRARIES_SIZE = "256Mi"
+PYTHON_ENV_SIZE = "2Gi"
+SESSION_WRITABLE = "4Gi"
+"""What a session writes outside its volumes: its image's own folders (pip and conda installs in
+JupyterLab; rocker's state, and R's temporary files, which RStudio keeps under the image's /tmp)."""
 SECRET_ENV_REASON = "the image reads its login secret only from this environment variable"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Probe:
-    """One check used for startup, readiness and liveness."""
+    """The kubelet's check of a role: startup and readiness always, liveness where a restart helps."""
 
     port: int
     path: str | None = None
     """HTTP path; None means a TCP connect."""
-    liveness: bool = True
-    """Also restart the container when the check fails. Off where a busy process
-    can miss a check (Dask's event loop blocks for seconds under load)."""
+    liveness: bool
+    """Also restart the container when the check keeps failing, over minutes (pods.py): only where a
+    restart loses nothing the user holds and can cure a hang the process cannot leave by itself."""
+    why: str
+    """Why liveness is on or off, shown on the pod (``kubepar.dev/liveness``) and to checkov."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +97,8 @@ class Installer:
     image's own distribution, and found through LD_LIBRARY_PATH."""
     python: PythonEnv | None = None
     """A Python of the pod's own, made by a last init container (sparklyr's client), or None."""
+    size: str = PACKAGES_SIZE
+    """Size limit of the library it fills."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,6 +140,9 @@ class Storage:
     claim: Claim | None = None
     tmp_size: str = "2Gi"
     """Size limit of the /tmp scratch volume."""
+    writable: str = "0"
+    """Node disk the container may write outside its volumes (its writable root layer); roles with a
+    read-only root write nothing there."""
     live_settings: bool = False
     """Mount the live settings ConfigMap (worker count) at SETTINGS_DIR."""
     queue_auth: bool = False
@@ -140,6 +156,9 @@ class Storage:
 class Disruption:
     """How the role's pods stop, and who may stop them."""
 
+    why: str
+    """What a voluntary eviction (drain, upgrade, scale-down) costs this role, and so why the budget and
+    the autoscaler's annotation are what they are; shown on the pod (``kubepar.dev/disruption``)."""
     grace_seconds: int = 30
     await_rollout: bool = True
     """False: `pulumi up` does not wait for these pods (workers may wait for autoscaled nodes)."""
@@ -197,6 +216,8 @@ class PodRole:
     blas_threads: str = "1"
     """OMP/OpenBLAS/MKL threads: OpenBLAS otherwise sizes itself from the host's cores."""
     probe: Probe | None = None
+    unprobed: str = ""
+    """Why the role has no probe at all (it serves no port): required when ``probe`` is None."""
     replicas: int = 1
     pool: str = "system"
     """kubepar node pool (``system`` on-demand, ``workers`` tainted)."""
@@ -211,10 +232,17 @@ class PodRole:
     """Extra packages for this role's pods, or None."""
     security: Security = field(default_factory=Security)
     storage: Storage = field(default_factory=Storage)
-    disruption: Disruption = field(default_factory=Disruption)
+    disruption: Disruption
     exposure: Exposure = field(default_factory=Exposure)
     checkov_skips: tuple[tuple[str, str], ...] = ()
-    """(check id, reason) that checkov skips on this role's workload only, besides IMAGE_TAG_SKIP."""
+    """(check id, reason) that checkov skips on this role's workload only, besides IMAGE_TAG_SKIP and the
+    probe skips that ``probe`` and ``unprobed`` give."""
+
+    def __post_init__(self) -> None:
+        if self.probe is None and not self.unprobed:
+            raise ValueError(f"role {self.component}: no probe, and no reason why (unprobed)")
+        if not self.security.read_only_root and self.storage.writable == "0":
+            raise ValueError(f"role {self.component}: a writable root needs its disk (storage.writable)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,3 +337,45 @@ def files(folder: str, names: tuple[str, ...]) -> dict[str, str]:
 
 def endpoint_host(settings: WorkloadSettings, service: str = ENDPOINT_SERVICE) -> str:
     return f"{service}.{settings.namespace}.svc.cluster.local"
+
+
+def scratch_volumes(role: PodRole) -> dict[str, str]:
+    """The role's emptyDir volumes by what they hold (``tmp``, ``packages``, ``system``, ``python``), with
+    their size limits: node disk its pods fill, which the kubelet evicts the pod for exceeding."""
+    sizes: dict[str, str] = {}
+    installer = role.installer
+    # rocker's image keeps its own /tmp (R's temporary files): counted in its writable disk.
+    if not role.security.root_init or installer is not None:
+        sizes["tmp"] = role.storage.tmp_size
+    if installer is not None:
+        sizes["packages"] = installer.size
+        if installer.system_libraries:
+            sizes["system"] = SYSTEM_LIBRARIES_SIZE
+        if installer.python is not None:
+            sizes["python"] = PYTHON_ENV_SIZE
+    return sizes
+
+
+def container_disks(role: PodRole) -> dict[str, int]:
+    """Ephemeral storage (bytes, requested whole) of the role's main container and of each installing
+    init container: its logs, its writable layer, and the volumes it fills.
+
+    The kubelet counts a pod's emptyDir volumes against its containers' limits together: the main
+    container's covers every volume (they stay filled while it runs), so no pod asks more of the node's
+    disk than the sum of its volumes, its writable layer and its logs.
+    """
+    volumes = {name: quantities.memory_bytes(size) for name, size in scratch_volumes(role).items()}
+    disks = {"main": LOG_BYTES + quantities.memory_bytes(role.storage.writable) + sum(volumes.values())}
+    for step, volume in (
+        ("install-libraries", "system"),
+        ("install-packages", "packages"),
+        ("install-python", "python"),
+    ):
+        if volume in volumes:
+            disks[step] = LOG_BYTES + volumes["tmp"] + volumes[volume]
+    return disks
+
+
+def pod_disk(role: PodRole) -> int:
+    """Node disk one pod of the role requests (the larger of its main container and any init container)."""
+    return max(container_disks(role).values())

@@ -17,6 +17,7 @@ from components.engines.model import (
     PACKAGES_DIR,
     SCRIPTS_DIR,
     SECRET_ENV_REASON,
+    SESSION_WRITABLE,
     SETTINGS_DIR,
     SPOT_GRACE_SECONDS,
     Access,
@@ -48,6 +49,15 @@ RSTUDIO_PORT = 8787
 R_BACKENDS = ("psock", "redis")
 # An R session holds at most 128 connections, a few of them its own.
 MAX_R_WORKERS = 120
+SESSION_LIVENESS = (
+    "rserver answers the check from its own process while R computes in another, so a busy session never "
+    "fails it; a hung rserver leaves the session unreachable, and a restart after five minutes of failed "
+    "checks brings it back, the home kept (R's memory is lost either way)"
+)
+SESSION_DISRUPTION = (
+    "an eviction ends the user's R session and everything in its memory: the budget makes a drain or an "
+    "upgrade wait (GKE waits up to an hour, inside the maintenance window) and the autoscaler leaves it put"
+)
 
 
 def session_role(settings: WorkloadSettings) -> PodRole:
@@ -73,7 +83,7 @@ def session_role(settings: WorkloadSettings) -> PodRole:
         cpu=settings.scheduler_cpu,
         memory=settings.scheduler_memory,
         blas_threads=whole_cpus(settings.scheduler_cpu),
-        probe=Probe(port=RSTUDIO_PORT),
+        probe=Probe(port=RSTUDIO_PORT, liveness=True, why=SESSION_LIVENESS),
         session=True,
         password_env="PASSWORD",
         # The rocker images hold base R, littler and docopt only: kubepar's own
@@ -81,8 +91,8 @@ def session_role(settings: WorkloadSettings) -> PodRole:
         # snapshot, so scheduler and workers load identical versions.
         installer=r_installer(settings, settings.packages),
         security=Security(root_init=True, fs_group=1000, read_only_root=False),
-        storage=Storage(claim=Claim(name="home", path=RSTUDIO_HOME), live_settings=True),
-        disruption=Disruption(safe_to_evict=False, budget=True),
+        storage=Storage(claim=Claim(name="home", path=RSTUDIO_HOME), live_settings=True, writable=SESSION_WRITABLE),
+        disruption=Disruption(why=SESSION_DISRUPTION, safe_to_evict=False, budget=True),
         exposure=Exposure(
             ports=(("http", RSTUDIO_PORT), ("r-workers", settings.worker_port)),
             user_port=RSTUDIO_PORT,
@@ -116,14 +126,18 @@ def worker_role(settings: WorkloadSettings) -> PodRole:
         replicas=settings.workers,
         pool="workers",
         installer=r_installer(settings, settings.packages),
+        unprobed=NO_PROBE_REASON,
         disruption=Disruption(
+            why=(
+                "a running PSOCK call (parLapply, future) fails when one of its workers goes; the budget is left "
+                "out so that a drain or an upgrade never waits on workers, and the autoscaler's scale-down may "
+                "not take them"
+            ),
             # The dial loop exits within a second of SIGTERM; Spot allows about 15 s.
             grace_seconds=SPOT_GRACE_SECONDS,
             await_rollout=False,
-            # A PSOCK call fails when one of its workers goes.
             safe_to_evict=False,
         ),
-        checkov_skips=(("CKV_K8S_8", NO_PROBE_REASON), ("CKV_K8S_9", NO_PROBE_REASON)),
     )
 
 

@@ -70,11 +70,23 @@ def queue_role() -> PodRole:
         ),
         cpu=QUEUE_CPU,
         memory=QUEUE_MEMORY,
-        probe=Probe(port=QUEUE_PORT),
+        probe=Probe(
+            port=QUEUE_PORT,
+            liveness=False,
+            why=(
+                "Valkey is PID 1 and answers from one thread: a long command blocks it for seconds, and a restart "
+                "drops every worker's connection; if it dies, the container ends and restarts"
+            ),
+        ),
         security=Security(fs_group=NON_ROOT_UID),
         storage=Storage(claim=Claim(name="queue", path=QUEUE_DATA_DIR), queue_auth=True),
-        # A restart loses nothing (append-only file), but interrupts every worker: keep it put.
-        disruption=Disruption(safe_to_evict=False),
+        disruption=Disruption(
+            why=(
+                "a restart loses no task (the append-only file on its claim) but interrupts every worker and the "
+                "session for a moment: the autoscaler leaves it put; no budget, so a drain moves it at once"
+            ),
+            safe_to_evict=False,
+        ),
         exposure=Exposure(
             ports=(("redis", QUEUE_PORT),),
             endpoint_port=QUEUE_PORT,
@@ -115,8 +127,14 @@ def build(
         field_env=(("KUBEPAR_WORKER_NAME", "metadata.name"),),
         installer=installer,
         storage=replace(worker.storage, queue_auth=True),
-        # A lost worker costs a retry of its task, not the loop: the autoscaler may move it.
-        disruption=replace(worker.disruption, safe_to_evict=True),
+        disruption=replace(
+            worker.disruption,
+            why=(
+                "a lost queue worker costs its one task, which the session resubmits after doRedis's fault-tolerance "
+                "interval; the loop goes on: the autoscaler may move it, and no budget holds a drain"
+            ),
+            safe_to_evict=True,
+        ),
         exposure=replace(worker.exposure, internet="web"),
     )
     return Engine(

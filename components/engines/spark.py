@@ -44,8 +44,10 @@ PYTHON_IMAGE = "python:3.12.13-slim-bookworm"
 PYTHON_DIR = "/opt/kubepar/python"
 SECURITY = Security(run_as_user=spark.SPARK_UID, fs_group=spark.SPARK_UID)
 UID_SKIP = (("CKV_K8S_40", "runs as the apache/spark image's own user, UID 185: Spark needs its UID in /etc/passwd"),)
-# The master and Connect server lose every running query when they move: keep them put.
-PINNED = Disruption(safe_to_evict=False)
+JVM_LIVENESS = (
+    "the JVM is PID 1: when it dies the container ends and restarts; a long garbage collection can miss a "
+    "check, and a restart of a healthy daemon would throw away the work below"
+)
 
 
 def connect_url(settings: WorkloadSettings) -> str:
@@ -81,10 +83,16 @@ def master_role(config: SparkSettings) -> PodRole:
         field_env=((POD_IP_ENV, "status.podIP"),),
         cpu=spark.MASTER_CPU,
         memory=spark.MASTER_MEMORY,
-        probe=Probe(port=spark.MASTER_PORT),
+        probe=Probe(port=spark.MASTER_PORT, liveness=False, why=f"{JVM_LIVENESS} (every worker's registration)"),
         security=SECURITY,
         checkov_skips=UID_SKIP,
-        disruption=PINNED,
+        disruption=Disruption(
+            why=(
+                "the workers and the Connect server register with the master again when it comes back, but the "
+                "applications it runs meanwhile fail: the autoscaler leaves it put; no budget, so a drain moves it"
+            ),
+            safe_to_evict=False,
+        ),
         exposure=Exposure(
             ports=(("spark-master", spark.MASTER_PORT), ("ui", spark.MASTER_UI_PORT)),
             endpoint_port=spark.MASTER_PORT,
@@ -115,14 +123,21 @@ def worker_role(settings: WorkloadSettings, config: SparkSettings) -> PodRole:
         cpu=config.worker_cpu,
         memory=config.worker_memory,
         blas_threads=cores,
-        probe=Probe(port=spark.WORKER_PORT),
+        probe=Probe(port=spark.WORKER_PORT, liveness=False, why=f"{JVM_LIVENESS} (its executors' running tasks)"),
         replicas=config.workers,
         pool="workers",
         security=SECURITY,
         checkov_skips=UID_SKIP,
         storage=Storage(tmp_size="20Gi", results=True),
-        # A lost worker costs a rerun of its tasks, not the query: the autoscaler may move it.
-        disruption=Disruption(grace_seconds=15, await_rollout=False, safe_to_evict=True),
+        disruption=Disruption(
+            why=(
+                "a lost worker costs a rerun of its tasks, not the query (Spark recomputes lost partitions): the "
+                "autoscaler may move it, and no budget holds a drain"
+            ),
+            grace_seconds=15,
+            await_rollout=False,
+            safe_to_evict=True,
+        ),
         exposure=Exposure(
             ports=(
                 ("worker", spark.WORKER_PORT),
@@ -162,12 +177,22 @@ def connect_role(settings: WorkloadSettings, config: SparkSettings) -> PodRole:
         field_env=((POD_IP_ENV, "status.podIP"),),
         cpu=config.driver_cpu,
         memory=config.driver_memory,
-        probe=Probe(port=spark.CONNECT_PORT),
+        probe=Probe(
+            port=spark.CONNECT_PORT,
+            liveness=False,
+            why=f"{JVM_LIVENESS} (every user's Spark session, its cached tables and running queries)",
+        ),
         security=SECURITY,
         checkov_skips=UID_SKIP,
         storage=Storage(tmp_size="10Gi", results=True),
-        # Every user's Spark session and cached table lives here: a drain waits for it.
-        disruption=Disruption(safe_to_evict=False, budget=True),
+        disruption=Disruption(
+            why=(
+                "the driver: every user's Spark session, cached table and running query lives here, so the budget "
+                "makes a drain wait and the autoscaler leaves it put"
+            ),
+            safe_to_evict=False,
+            budget=True,
+        ),
         exposure=Exposure(
             ports=(
                 ("spark-connect", spark.CONNECT_PORT),

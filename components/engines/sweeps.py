@@ -26,6 +26,7 @@ from components.engines.model import (
     Exposure,
     Installer,
     PodRole,
+    Storage,
     files,
 )
 from components.ground.settings import SweepSettings, WorkloadSettings
@@ -103,11 +104,19 @@ def sweep_plan(settings: WorkloadSettings, sweep: SweepSettings) -> SweepPlan:
         memory=sweep.memory,
         pool="workers",
         installer=installer,
-        # Not safe to evict: a task the autoscaler moved to consolidate nodes
-        # starts again from scratch (its partial work is lost); Spot loss it cannot help.
-        disruption=Disruption(grace_seconds=SPOT_GRACE_SECONDS, await_rollout=False, safe_to_evict=False),
+        storage=Storage(tmp_size=sweep.disk),
+        unprobed=SWEEP_PROBE_REASON,
+        disruption=Disruption(
+            why=(
+                "an evicted task runs again from its start without spending a retry (the Job's pod failure "
+                "policy), and tasks already saved are skipped: no budget holds a drain, but the autoscaler may "
+                "not move a task to empty a node, which would throw its partial work away"
+            ),
+            grace_seconds=SPOT_GRACE_SECONDS,
+            await_rollout=False,
+            safe_to_evict=False,
+        ),
         # Package repositories and the results bucket, over HTTPS; nothing dials in.
         exposure=Exposure(internet="https"),
-        checkov_skips=(("CKV_K8S_8", SWEEP_PROBE_REASON), ("CKV_K8S_9", SWEEP_PROBE_REASON)),
     )
     return SweepPlan(role=role, files=scripts, run=run)

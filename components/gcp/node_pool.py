@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
+from components.ground.disk import NODE_DISK_GB
 from components.ground.machines import family_facts
-from components.ground.pools import NODE_DISK_GB, POOL_LABEL
+from components.ground.pools import POOL_LABEL
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,7 +50,7 @@ class NodePoolArgs:
     taints: tuple[Taint, ...] = field(default_factory=tuple)
     """Taints that keep other pods off this pool."""
     disk_size_gb: int = NODE_DISK_GB
-    """Boot disk size; images and the per-pod package volumes live here."""
+    """Boot disk size (GiB): images, logs and every pod's emptyDir volumes live here (config derives it)."""
     stack: str = ""
     """Stack name, for resource labels."""
 

@@ -26,7 +26,7 @@ import yaml
 from components.ground import quantities
 from components.ground.hub_sizes import HUB_PODS, profile_pods
 from components.ground.machines import family_facts, family_of
-from components.ground.pools import NODE_DISK_GB, pod_size
+from components.ground.pools import pod_size
 from components.ground.settings import GkeSettings, WorkloadSettings
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.yaml"
@@ -141,54 +141,43 @@ def for_stack(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | 
             shape, *pod_size(spark.worker_cpu, spark.worker_memory, sidecar=True)
         )
         spark_nodes = nodes_for(spark.workers, spark_per_node)
-    estimate = hourly(
-        pools={
-            "system": Pool(
-                machine_type=gke.system_machine_type, nodes=gke.system_nodes, spot=False, disk_gb=NODE_DISK_GB
-            ),
-            "worker": Pool(
-                machine_type=gke.worker_machine_type,
-                # engine hub: no session runs until someone starts one (hub_costs prices them).
-                nodes=nodes_for(0 if workload.hub is not None else workload.workers, per_node) + spark_nodes,
-                spot=gke.spot,
-                disk_gb=NODE_DISK_GB,
-            ),
-        },
-        load_balancers=gke.doors if workload.allowed_source_ranges else 0,
-        volume_gb=math.ceil(quantities.memory_bytes(workload.home_size) / 1024**3),
-    )
+    # engine hub: no session runs until someone starts one (hub_costs prices them).
+    worker_nodes = nodes_for(0 if workload.hub is not None else workload.workers, per_node) + spark_nodes
+    volume_gb = math.ceil(quantities.memory_bytes(workload.home_size) / 1024**3)
+    load_balancers = gke.doors if workload.allowed_source_ranges else 0
+    estimate = _pools_estimate(gke, (gke.system_nodes, worker_nodes), gke.disks_gb, load_balancers, volume_gb)
     if estimate is not None and spark is not None:
-        estimate["spark"] = spark_share(gke, gke.spark_system_nodes, spark_nodes)
+        nodes = (gke.system_nodes - gke.spark_system_nodes, worker_nodes - spark_nodes)
+        without = _pools_estimate(gke, nodes, gke.disks_without_spark_gb, load_balancers, volume_gb)
+        assert without is not None, "the same machines are priced"
+        estimate["spark"] = {
+            "usdPerHour": round(estimate["usdPerHour"] - without["usdPerHour"], 3),
+            "nodes": {"system": gke.spark_system_nodes, "worker": spark_nodes},
+            "note": "included in usdPerHour: the Spark workers' nodes, the system nodes its master and Connect "
+            "server add, and the larger boot disks its pods need",
+        }
     return estimate
 
 
-def spark_share(gke: GkeSettings, system_nodes: int, worker_nodes: int) -> dict[str, Any] | None:
-    """What the stack would cost less an hour without the ``spark`` key: its nodes, their disks and NAT."""
-    share = hourly(
+def _pools_estimate(
+    gke: GkeSettings, nodes: tuple[int, int], disks: tuple[int, int], load_balancers: int, volume_gb: int
+) -> dict[str, Any] | None:
+    """The estimate of kubepar's two pools at ``nodes`` (system, worker) with boot disks ``disks`` (GiB)."""
+    return hourly(
         pools={
-            "system": Pool(machine_type=gke.system_machine_type, nodes=system_nodes, spot=False, disk_gb=NODE_DISK_GB),
-            "worker": Pool(
-                machine_type=gke.worker_machine_type, nodes=worker_nodes, spot=gke.spot, disk_gb=NODE_DISK_GB
-            ),
+            "system": Pool(machine_type=gke.system_machine_type, nodes=nodes[0], spot=False, disk_gb=disks[0]),
+            "worker": Pool(machine_type=gke.worker_machine_type, nodes=nodes[1], spot=gke.spot, disk_gb=disks[1]),
         },
-        load_balancers=0,
-        volume_gb=0,
+        load_balancers=load_balancers,
+        volume_gb=volume_gb,
     )
-    if share is None:
-        return None
-    return {
-        "usdPerHour": round(sum(value for key, value in share["items"].items() if key != "cluster"), 3),
-        "nodes": share["nodes"],
-        "note": "included in usdPerHour: the Spark workers' nodes, and the system nodes its master and Connect "
-        "server add",
-    }
 
 
 def hub_costs(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | None:
     """engine hub: USD per hour that one running session of each profile adds to the idle hub.
 
-    Its workers' nodes (whole nodes: the pool scales by node), a system node of its own when the
-    session does not fit beside the hub, and its home volume. Sessions of several users share
+    Its workers' nodes (whole nodes: the pool scales by node, each with its boot disk), a system node
+    of its own when the session does not fit beside the hub, and its home volume. Sessions of several users share
     nodes, so this is each profile's ceiling, not a share.
     """
     hub = workload.hub
@@ -201,6 +190,13 @@ def hub_costs(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | 
     worker_shape = quantities.machine_shape(gke.worker_machine_type)
     if system_price is None or worker_price is None or system_shape is None or worker_shape is None:
         return None
+    disk_prices = table["disks_gib_month"]
+    system_price += (
+        gke.disks_gb[0] * float(disk_prices[family_facts(gke.system_machine_type).boot_disk]) / HOURS_PER_MONTH
+    )
+    worker_price += (
+        gke.disks_gb[1] * float(disk_prices[family_facts(gke.worker_machine_type).boot_disk]) / HOURS_PER_MONTH
+    )
     home = quantities.memory_bytes(workload.home_size) / 1024**3 * float(table["disks_gib_month"][HOME_DISK_TYPE])
     profiles: dict[str, float] = {}
     system_cpu, system_memory = quantities.allocatable(system_shape)

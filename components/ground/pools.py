@@ -24,13 +24,13 @@ WORKER_TAINT_KEY = "kubepar.dev/workers"
 WORKER_TAINT_VALUE = "true"
 """Worker nodes carry ``kubepar.dev/workers=true:NoSchedule``: only worker-pool pods tolerate it."""
 
-NODE_DISK_GB = 50
-"""Boot disk of every node (of its family's type, machines.py): images, the package volumes and sidecar staging."""
-
 # The Cloud Storage FUSE sidecar GKE injects into every pod that mounts the
 # results bucket requests this much by default: it counts towards a node.
 GCSFUSE_SIDECAR_CPU_MILLIS = 250
 GCSFUSE_SIDECAR_MEMORY_BYTES = 256 * 1024**2
+# Its node disk, where it stages a file until the file is closed (the default 5Gi, requested
+# whole: pods on a node never share more disk than the node has).
+GCSFUSE_SIDECAR_EPHEMERAL = "5Gi"
 
 
 def pod_size(cpu: str, memory: str, *, sidecar: bool) -> tuple[int, int]:

@@ -54,6 +54,11 @@ class GkeSettings:
     """The engine's user-facing ports: each a LoadBalancer when allowedSourceRanges is set."""
     spark_system_nodes: int = 0
     """Of ``system_nodes``, those the Spark master and Connect server add (Spark's share of the estimate)."""
+    disks_gb: tuple[int, int] = (50, 50)
+    """Boot disks (GiB) of each system and each worker node: they hold the ephemeral storage of the pods
+    that run there at once."""
+    disks_without_spark_gb: tuple[int, int] = (50, 50)
+    """What ``disks_gb`` would be without the ``spark`` key (Spark's share of the estimate)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +81,8 @@ class SweepSettings:
     """CPU per task pod (request = limit); default workerCpu."""
     memory: str
     """Memory per task pod (request = limit); default workerMemory."""
+    disk: str = "2Gi"
+    """Size of each task's /tmp, what it may write besides its results; its pod's node disk counts it."""
     retries: int
     """Retries per task after a failure of the script (preemptions do not count)."""
     seed: int

@@ -25,18 +25,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.engines.hub import HUB_SETTINGS
+from components.engines.hub_users import SESSION, SINGLEUSER_PORT, USER_ACCOUNT, USER_SCRIPTS, users_namespace
 from components.engines.model import Engine, PodRole, files
 from components.ground.hub_rights import HUB_ROLE_NAME, role_rules
 from components.ground.settings import Settings, WorkloadSettings
-from components.k8s.hub_pods import (
-    SESSION,
-    SINGLEUSER_PORT,
-    USER_ACCOUNT,
-    USER_SCRIPTS,
-    hub_settings,
-    hub_worker_roles,
-    users_namespace,
-)
+from components.k8s.hub_pods import hub_settings, hub_worker_roles
 from components.k8s.labels import labels, namespace_labels, object_meta, selector
 from components.k8s.namespace import isolate
 from components.k8s.network_policies import internet_egress, internet_rule

@@ -25,6 +25,8 @@ from components.engines.model import (
     Installer,
     PodRole,
     PythonEnv,
+    container_disks,
+    scratch_volumes,
 )
 from components.ground.pools import POOL_LABEL, WORKER_POOL, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
 from components.ground.rocker import ROCKER_INIT_CAPABILITIES
@@ -38,11 +40,17 @@ PYTHON_VOLUME = "kubepar-python"
 TMP_VOLUME = "tmp"
 HOME_VOLUME = "home"
 TMP_DIR = "/tmp"
+SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
+LIVENESS_ANNOTATION = "kubepar.dev/liveness"
+DISRUPTION_ANNOTATION = "kubepar.dev/disruption"
+# Each emptyDir volume by what it holds (model.scratch_volumes).
+SCRATCH_VOLUMES = {"tmp": TMP_VOLUME, "packages": PACKAGES_VOLUME, "system": SYSTEM_VOLUME, "python": PYTHON_VOLUME}
 
 
-def resources(cpu: str, memory: str) -> dict[str, Any]:
-    """Requests equal to limits: Guaranteed QoS, and R or Python see their real CPU quota."""
-    amount = {"cpu": cpu, "memory": memory}
+def resources(cpu: str, memory: str, disk: int) -> dict[str, Any]:
+    """Requests equal to limits: Guaranteed QoS, R or Python see their real CPU quota, and the pods on a
+    node never ask more of its disk than it has (one over its limit is evicted alone)."""
+    amount = {"cpu": cpu, "memory": memory, "ephemeral-storage": f"{disk // 1024**2}Mi"}
     return {"requests": dict(amount), "limits": dict(amount)}
 
 
@@ -116,7 +124,7 @@ def _init_container(
                 "value_from": {"resource_field_ref": {"container_name": name, "resource": "limits.cpu"}},
             },
         ],
-        "resources": resources(role.cpu, role.memory),
+        "resources": resources(role.cpu, role.memory, container_disks(role)[name]),
         # Non-root even beside a root-init main container: installing needs no root.
         "security_context": restricted_security(
             NON_ROOT_UID, fs_group if fs_group is not None else NON_ROOT_UID, read_only_root=True
@@ -192,29 +200,45 @@ def _probes(role: PodRole) -> dict[str, Any]:
         else {"tcp_socket": {"port": role.probe.port}}
     )
     probes = {
+        # A slow first start (packages loading, a JVM) has five minutes before anything counts.
         "startup_probe": {**check, "period_seconds": 5, "failure_threshold": 60},
-        "readiness_probe": {**check, "period_seconds": 10},
+        "readiness_probe": {**check, "period_seconds": 10, "timeout_seconds": 2, "failure_threshold": 3},
     }
     if role.probe.liveness:
-        probes["liveness_probe"] = {**check, "period_seconds": 20, "failure_threshold": 3}
+        # Not the readiness check: a restart only after five minutes of failed checks, each given
+        # ten seconds, which a busy but healthy process answers.
+        probes["liveness_probe"] = {**check, "period_seconds": 30, "timeout_seconds": 10, "failure_threshold": 10}
     return probes
+
+
+def liveness_reason(role: PodRole) -> str:
+    """Why the role has a liveness check, or none."""
+    return role.probe.why if role.probe is not None else role.unprobed
 
 
 def checkov_annotations(role: PodRole) -> dict[str, str]:
     """checkov's per-object skips for the role's Deployment, each with its reason (no global skips)."""
-    skips = (IMAGE_TAG_SKIP, *role.checkov_skips)
+    probe_skips: tuple[tuple[str, str], ...] = ()
+    if role.probe is None:
+        probe_skips = (("CKV_K8S_8", role.unprobed), ("CKV_K8S_9", role.unprobed))
+    elif not role.probe.liveness:
+        probe_skips = (("CKV_K8S_8", role.probe.why),)
+    skips = (IMAGE_TAG_SKIP, *probe_skips, *role.checkov_skips)
     return {f"checkov.io/skip{index}": f"{check}={reason}" for index, (check, reason) in enumerate(skips, start=1)}
 
 
 def pod_annotations(role: PodRole) -> dict[str, str]:
     """Annotations of the pod template."""
-    annotations = {}
+    annotations = {
+        # Both ways: the autoscaler would otherwise keep a node for any pod with an emptyDir volume.
+        SAFE_TO_EVICT: "true" if role.disruption.safe_to_evict else "false",
+        # Each role's decisions, where `kubectl describe pod` shows them.
+        LIVENESS_ANNOTATION: liveness_reason(role),
+        DISRUPTION_ANNOTATION: role.disruption.why,
+    }
     if role.security.api_access:
         # The policy pack admits a token only where the pod says it calls the API (the hub).
         annotations["kubepar.dev/api-token"] = "true"
-    if not role.disruption.safe_to_evict:
-        # The cluster autoscaler would otherwise move these pods to empty a node.
-        annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"] = "false"
     return annotations
 
 
@@ -273,9 +297,11 @@ def pod_spec(
     ]
     if not role.security.root_init:
         mounts.append({"name": TMP_VOLUME, "mount_path": TMP_DIR})
-    if not role.security.root_init or installer is not None:
-        # Scratch space for read-only roots and for the package installer.
-        volumes.append({"name": TMP_VOLUME, "empty_dir": {"size_limit": role.storage.tmp_size}})
+    # Scratch space for read-only roots and for the package installer; the installed libraries.
+    volumes += [
+        {"name": SCRATCH_VOLUMES[purpose], "empty_dir": {"size_limit": size}}
+        for purpose, size in scratch_volumes(role).items()
+    ]
     if role.storage.live_settings:
         # Whole-directory mount (no subPath): the kubelet refreshes it when the worker count changes.
         mounts.append({"name": SETTINGS_VOLUME, "mount_path": SETTINGS_DIR, "read_only": True})
@@ -297,13 +323,10 @@ def pod_spec(
         volumes.append({"name": QUEUE_AUTH_VOLUME, "secret": {"secret_name": queue_secret, "default_mode": 0o444}})
     if installer is not None:
         mounts.append({"name": PACKAGES_VOLUME, "mount_path": PACKAGES_DIR, "read_only": True})
-        volumes.append({"name": PACKAGES_VOLUME, "empty_dir": {"size_limit": "4Gi"}})
         if installer.system_libraries:
             mounts.append({"name": SYSTEM_VOLUME, "mount_path": SYSTEM_DIR, "read_only": True})
-            volumes.append({"name": SYSTEM_VOLUME, "empty_dir": {"size_limit": "256Mi"}})
         if installer.python is not None:
             mounts.append({"name": PYTHON_VOLUME, "mount_path": installer.python.path, "read_only": True})
-            volumes.append({"name": PYTHON_VOLUME, "empty_dir": {"size_limit": "2Gi"}})
 
     container: dict[str, Any] = {
         "name": role.component,
@@ -311,7 +334,7 @@ def pod_spec(
         # Tags get OS rebuilds: each new pod checks the tag (layers stay cached).
         "image_pull_policy": "Always",
         "env": env,
-        "resources": resources(role.cpu, role.memory),
+        "resources": resources(role.cpu, role.memory, container_disks(role)["main"]),
         "security_context": container_security(role),
         "volume_mounts": mounts,
         **_probes(role),

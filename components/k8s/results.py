@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.ground.pools import GCSFUSE_SIDECAR_EPHEMERAL
 from components.ground.settings import WorkloadSettings
 from components.k8s.labels import labels, object_meta
 
@@ -23,8 +24,6 @@ GCSFUSE_DRIVER = "gcsfuse.csi.storage.gke.io"
 # Size of the results claim on an existing cluster (platform existing).
 RESULTS_CLAIM_SIZE = "10Gi"
 # Node disk the FUSE sidecar reserves and may use to stage a file until it is closed.
-GCSFUSE_SIDECAR_EPHEMERAL_REQUEST = "1Gi"
-GCSFUSE_SIDECAR_EPHEMERAL_LIMIT = "5Gi"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,12 +99,11 @@ class ResultsStore:
         return {
             # GKE injects the Cloud Storage FUSE sidecar only into pods that ask for it.
             "gke-gcsfuse/volumes": "true",
-            # The sidecar asks for 5Gi of node disk by default, which would cap
-            # a 50 GB boot disk at a handful of pods whatever their CPU; it
-            # stages writes there until a file is closed, so results of up to
-            # the limit still fit (config counts its CPU and memory).
-            "gke-gcsfuse/ephemeral-storage-request": GCSFUSE_SIDECAR_EPHEMERAL_REQUEST,
-            "gke-gcsfuse/ephemeral-storage-limit": GCSFUSE_SIDECAR_EPHEMERAL_LIMIT,
+            # The sidecar stages a file on the node's disk until it is closed: its
+            # default 5Gi, requested whole as every container's disk is (config
+            # counts it, with its CPU and memory, in each pool's boot disk).
+            "gke-gcsfuse/ephemeral-storage-request": GCSFUSE_SIDECAR_EPHEMERAL,
+            "gke-gcsfuse/ephemeral-storage-limit": GCSFUSE_SIDECAR_EPHEMERAL,
         }
 
     @property

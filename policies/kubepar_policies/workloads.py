@@ -69,16 +69,21 @@ def _where(args: ResourceValidationArgs, container: Mapping[str, Any]) -> str:
     return f"{describe(args)} container '{container.get('name')}'"
 
 
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def _resources(args: ResourceValidationArgs, report: ReportViolation, _meta: Any, spec: Mapping[str, Any]) -> None:
     # Ephemeral debug containers cannot set resources; every other one must.
     for container in containers(spec, ephemeral=False):
         resources = container.get("resources") or {}
         for section in ("requests", "limits"):
-            missing = [k for k in ("cpu", "memory") if k not in (resources.get(section) or {})]
+            missing = [k for k in ("cpu", "memory", "ephemeral-storage") if k not in (resources.get(section) or {})]
             if missing:
                 report(
-                    f"{_where(args, container)} has no {section} for {' and '.join(missing)}. "
-                    "Set both requests and limits (kubepar sets them equal).",
+                    f"{_where(args, container)} has no {section} for {_listed(missing)}. "
+                    "Set both requests and limits (kubepar sets them equal): without its disk, a container "
+                    "that fills the node's disk gets its neighbours evicted too.",
                     None,
                 )
 
@@ -272,7 +277,11 @@ def _helm_release(args: ResourceValidationArgs, report: ReportViolation) -> None
 
 
 POLICIES: list[ResourceValidationPolicy] = [
-    rule("container-resources", "Every container sets CPU and memory requests and limits.", workloads(_resources)),
+    rule(
+        "container-resources",
+        "Every container sets CPU, memory and ephemeral storage requests and limits.",
+        workloads(_resources),
+    ),
     rule(
         "pinned-image-tag",
         "Every image has a digest or a tag that names a release: never :latest, :devel, :nightly, :main "

@@ -23,10 +23,10 @@ import pytest
 import requests
 import yaml
 
+from components.engines.hub_users import USER_ACCOUNT
 from components.ground.hub_rights import HUB_ROLE_NAME, same_rules
 from components.ground.hub_sizes import RSTUDIO_FRONT
 from components.ground.quantities import cpu_millis, memory_bytes
-from components.k8s.hub_pods import USER_ACCOUNT
 from tests.conftest import ROOT, program
 from tests.engine.conftest import Cluster, record
 from tests.engine.hub_steps import BIG, NAMESPACE, PASSWORD, USERS, add_user, admin_session, owned, pod_of, ready, start

@@ -54,7 +54,10 @@ def container(**fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "name": "c",
         "image": "rocker/r-ver:4.5.1",
-        "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        "resources": {
+            "requests": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi"},
+            "limits": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi"},
+        },
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": 10001,

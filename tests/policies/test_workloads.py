@@ -49,7 +49,16 @@ def _security(**changes: Any) -> dict[str, Any]:
 
 # Each row: a rule and a pod spec that breaks it, in a main container and in an init container.
 BROKEN = [
-    ("container-resources", {"resources": {"limits": {"cpu": "1"}}}, "has no requests for cpu and memory"),
+    (
+        "container-resources",
+        {"resources": {"limits": {"cpu": "1"}}},
+        "has no requests for cpu, memory and ephemeral-storage",
+    ),
+    (
+        "container-resources",
+        {"resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}}},
+        "has no requests for ephemeral-storage",
+    ),
     ("pinned-image-tag", {"image": "rocker/r-ver:latest"}, "without a fixed tag"),
     ("pinned-image-tag", {"image": "registry:5000/r"}, "without a fixed tag"),
     ("container-hardening", {"securityContext": _security(privileged=True)}, "is privileged"),
