@@ -36,7 +36,7 @@ endif
 .PHONY: engine cluster cluster-down
 .PHONY: policy-venv
 .PHONY: help pulumi-cli backend
-.PHONY: venv test lint unit e2e render render-all up preview destroy output status recover config config-secret forward docs bench bench-faults clean clean-all
+.PHONY: venv test lint unit e2e render render-all up preview destroy output status recover config config-secret forward docs bench bench-faults mutation clean clean-all
 
 ## This list.
 help:
@@ -227,6 +227,10 @@ bench: venv
 ## Faults under the real controllers, timed: BENCHMARKS.md and docs/operations.md (needs make engine; 4 minutes).
 bench-faults: venv
 	$(PY) -m tools.bench_faults --write
+
+## Mutation testing of the safety tables and the arithmetic, a table per module (docs/testing.md; not in CI). ARGS="--module PATH".
+mutation: venv
+	$(PY) -m tools.mutation $(ARGS)
 
 ## Removes what the build and tests wrote in this folder (clean-all: the virtual environments too).
 clean:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,6 +24,12 @@ STACKS = tuple(stack_names())
 OWN_ADDRESS = "81.2.69.7"
 OWN_RANGE = "81.2.69.0/24"
 _cache: dict[tuple[str, str], harness.Capture] = {}
+_fingerprints: dict[tuple[str, str], str] = {}
+
+
+def _fingerprint(capture: harness.Capture) -> str:
+    text = json.dumps(dataclasses.asdict(capture), sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def program(stack: str, **overrides: Any) -> harness.Capture:
@@ -34,7 +42,16 @@ def program(stack: str, **overrides: Any) -> harness.Capture:
     key = (stack, json.dumps(config, sort_keys=True))
     if key not in _cache:
         _cache[key] = harness.run_program(stack, config)
+        _fingerprints[key] = _fingerprint(_cache[key])
     return _cache[key]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def renders_stay_as_rendered() -> Iterator[None]:
+    """Fails the run when a test edited a render the cache shares with other tests (copy it first)."""
+    yield
+    edited = [key for key, capture in _cache.items() if _fingerprint(capture) != _fingerprints[key]]
+    assert edited == [], f"tests edited these shared renders in place (copy.deepcopy them first): {edited}"
 
 
 @pytest.fixture

@@ -48,7 +48,10 @@ def test_every_declared_key_has_a_default_so_no_stack_must_set_it() -> None:
 
 
 def test_a_stack_of_only_its_name_passes() -> None:
-    harness.apply_project_config(PROJECT, "fresh", {})
+    values = harness.apply_project_config(PROJECT, "fresh", {})
+    # Every declared key, at its default, as the CLI passes it to the program.
+    assert set(values) == {f"kubepar:{key}" for key in PROJECT["config"]}
+    assert values["kubepar:deletionProtection"] is True and values["kubepar:allowedSourceRanges"] == []
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
@@ -51,8 +52,13 @@ def test_every_pods_egress_excludes_the_stacks_own_ranges() -> None:
         if "ipBlock" in block and block["ipBlock"]["cidr"] == "0.0.0.0/0"
     ]
     assert excepts
-    for cidr in ("100.64.0.0/20", "172.20.0.0/14", "192.168.0.0/20"):
-        assert all(not not_excluded([cidr]) or cidr in found for found in excepts), cidr
+    for found in excepts:
+        networks = [ipaddress.ip_network(entry) for entry in found]
+        # Each of the stack's own ranges, and the metadata server, lies in an excluded block.
+        for cidr in ("100.64.0.0/20", "172.20.0.0/14", "192.168.0.0/20", "169.254.169.254/32"):
+            assert any(ipaddress.ip_network(cidr).subnet_of(network) for network in networks), (cidr, found)  # type: ignore[arg-type]
+        # And the API server's public address (the mock cluster's endpoint), as its own /32.
+        assert "192.0.2.10/32" in found, found
     # The derivation itself: a range outside the private ones is added, one inside is not.
     assert not_excluded(["10.1.0.0/16", "203.0.113.0/24"]) == ["203.0.113.0/24"]
 

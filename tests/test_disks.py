@@ -52,8 +52,9 @@ def test_a_derived_disk_is_the_smallest_step_that_leaves_enough() -> None:
     # One byte more than 50 GB leaves takes the next step: 60 GB leaves 21 GiB.
     assert disk_for(int(15.5 * GIB) + 1) == 60
     assert allocatable_bytes(60) == 21 * GIB
-    assert disk_for(allocatable_bytes(disk.MAX_NODE_DISK_GB)) == disk.MAX_NODE_DISK_GB
-    assert disk_for(allocatable_bytes(disk.MAX_NODE_DISK_GB) + 1) is None
+    # The largest disk kubepar derives is 2000 GB.
+    assert disk_for(allocatable_bytes(2000)) == 2000
+    assert disk_for(allocatable_bytes(2000) + 1) is None
 
 
 def parse(**raw: Any) -> config.Settings:

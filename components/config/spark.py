@@ -86,8 +86,9 @@ def parse_spark(read: Reader, engine: str, r_version: str, packages: list[str]) 
             f"{requirement!r}: kubepar installs pyspark-client=={version}, the server's own version (a client "
             f"of another minor version breaks createDataFrame); remove it, or change {KEY}.version",
         )
-    if None in (worker_cpu, driver_cpu, worker_memory, driver_memory) or read.failed(KEY, "packages"):
+    if read.failed(KEY, "packages", *(f"{KEY}.{field}" for field in FIELDS)):
         return None
+    assert None not in (worker_cpu, driver_cpu, worker_memory, driver_memory), "a quantity that fails is recorded"
     return SparkSettings(
         workers=workers,
         worker_cpu=str(worker_cpu),

@@ -93,6 +93,8 @@ def hourly(
     table = table or prices()
     disk_prices = table["disks_gib_month"]
     items: dict[str, float] = {"cluster": float(table["gke_cluster_fee"])}
+    if HOME_DISK_TYPE not in disk_prices:
+        return None
     disks = volume_gb * float(disk_prices[HOME_DISK_TYPE])
     nodes_total = 0
     for name, pool in pools.items():

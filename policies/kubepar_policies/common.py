@@ -8,9 +8,10 @@ components/ground/cidrs.py, so config and the pack refuse the same lists).
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -165,6 +166,30 @@ def range_problem(values: Any) -> str | None:
     return cidrs.too_open(networks)
 
 
+class _CheckedArgs:
+    """The arguments a rule's checks see, whose config is checked against the keys the rule declares when
+    a check reads it: the CLI validates only the declared keys' types, so a misspelled key would
+    otherwise do nothing, silently (an allow-list that never allows)."""
+
+    def __init__(self, args: ResourceValidationArgs, report: ReportViolation, policy: str, known: set[str]) -> None:
+        self._args, self._report, self._policy, self._known = args, report, policy, known
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._args, attribute)
+
+    def get_config(self) -> Mapping[str, Any]:
+        config = self._args.get_config()
+        for key in sorted(set(config) - self._known):
+            close = difflib.get_close_matches(key, sorted(self._known), n=1)
+            hint = f"did you mean {close[0]}?" if close else f"it reads {', '.join(sorted(self._known)) or 'none'}"
+            self._report(
+                f"the policy config of {self._policy} has '{key}', which the rule does not read, so it would do "
+                f"nothing; {hint}",
+                None,
+            )
+        return config
+
+
 def rule(
     name: str,
     description: str,
@@ -172,10 +197,19 @@ def rule(
     level: EnforcementLevel = MANDATORY,
     config: dict[str, dict[str, Any]] | None = None,
 ) -> ResourceValidationPolicy:
+    checks = validate if isinstance(validate, list) else [validate]
+    known = set(config or {})
+
+    def checked(check: Validate) -> Validate:
+        def run(args: ResourceValidationArgs, report: ReportViolation) -> Any:
+            return check(cast(ResourceValidationArgs, _CheckedArgs(args, report, name, known)), report)
+
+        return run
+
     return ResourceValidationPolicy(
         name=name,
         description=description,
-        validate=validate,
+        validate=[checked(check) for check in checks],
         enforcement_level=level,
         config_schema=PolicyConfigSchema(properties=config) if config else None,
     )

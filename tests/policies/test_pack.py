@@ -165,7 +165,8 @@ def test_a_configured_worker_port_stays_private_with_the_default_pack_config() -
     capture = program("dev", workerPort="12000", **EXPOSED)
     found = mutated("dev", SERVICE, _scheduler_endpoint, _public_worker_service)
     assert any(m.startswith("no-public-worker-port: ") for m in found)
-    clone = harness.Capture(resources=list(capture.resources))
+    # A copy: the render is shared by every test that asks for the same stack (tests/conftest.py checks).
+    clone = harness.Capture(resources=copy.deepcopy(capture.resources))
     endpoint = next(r for r in clone.resources if r.type == SERVICE and _scheduler_endpoint(r))
     ui = next(r for r in clone.resources if r.type == SERVICE and r.inputs["spec"]["type"] == "LoadBalancer")
     # The public door pointed at the scheduler's named worker port (the front is the door's only pod).

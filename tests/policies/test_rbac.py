@@ -84,6 +84,19 @@ def test_aggregation_into_or_from_other_roles_is_refused(props: dict[str, Any], 
     assert check("no-aggregated-cluster-role", f"{RBAC}:ClusterRole", {"kind": "ClusterRole", "rules": []}) == []
 
 
+@pytest.mark.parametrize(
+    "labels",
+    [
+        # Aggregation happens only on "true"; other labels set to "true" aggregate nothing.
+        {"rbac.authorization.k8s.io/aggregate-to-admin": "false"},
+        {"example.com/aggregate-to-admin": "true", "team": "true"},
+    ],
+)
+def test_labels_that_aggregate_nothing_pass(labels: dict[str, str]) -> None:
+    role = {"kind": "ClusterRole", "metadata": {"name": "r", "labels": labels}, "rules": []}
+    assert check("no-aggregated-cluster-role", f"{RBAC}:ClusterRole", role) == []
+
+
 def test_cluster_role_binding_allow_list_matches_the_real_name_only() -> None:
     resource_type = f"{RBAC}:ClusterRoleBinding"
     named = _binding("ClusterRoleBinding", "view-pods")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jsonschema import Draft7Validator
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
@@ -42,14 +43,34 @@ def check(
     resource_name: str = "thing",
     config: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Messages one resource rule reports for one resource, with the rule's default config."""
+    """Messages one resource rule reports for one resource, with its config as the CLI hands it over."""
     policy = POLICIES[name]
-    settings = {**kp.config_defaults(policy), **(config or {})}
+    settings = reconciled(policy, config)
     urn = f"urn:pulumi:{stack}::kubepar::{resource_type}::{resource_name}"
     args = ResourceValidationArgs(resource_type, props, urn, resource_name, options(), None, settings)
     found: list[str] = []
     policy.validate(args, collector(found))
     return found
+
+
+class PolicyConfigError(ValueError):
+    """A policy config the CLI would refuse before the pack runs."""
+
+
+def reconciled(policy: Any, given: dict[str, Any] | None) -> dict[str, Any]:
+    """What the CLI hands a rule (pkg/resource/analyzer/config.go, ReconcilePolicyPackConfig): the schema's
+    defaults, then the given keys, validated against {type: object, properties, required} (convertSchema),
+    which checks the declared keys' types and lets any other key through."""
+    config = {**kp.config_defaults(policy), **(given or {})}
+    schema = policy.config_schema
+    if schema is not None:
+        document: dict[str, Any] = {"type": "object", "properties": schema.properties}
+        if schema.required:
+            document["required"] = schema.required
+        errors = sorted(error.message for error in Draft7Validator(document).iter_errors(config))
+        if errors:
+            raise PolicyConfigError(f"{policy.name}: {'; '.join(errors)}")
+    return config
 
 
 def collector(found: list[str], prefix: str = "") -> ReportViolation:
