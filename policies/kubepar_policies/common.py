@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, cast
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -19,6 +19,8 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
 # kubepar's ground floor (standard library and PyYAML only), shared with
@@ -171,7 +173,7 @@ class _CheckedArgs:
     a check reads it: the CLI validates only the declared keys' types, so a misspelled key would
     otherwise do nothing, silently (an allow-list that never allows)."""
 
-    def __init__(self, args: ResourceValidationArgs, report: ReportViolation, policy: str, known: set[str]) -> None:
+    def __init__(self, args: Any, report: ReportViolation, policy: str, known: set[str]) -> None:
         self._args, self._report, self._policy, self._known = args, report, policy, known
 
     def __getattr__(self, attribute: str) -> Any:
@@ -190,6 +192,15 @@ class _CheckedArgs:
         return config
 
 
+def _checked(check: Callable[[Any, ReportViolation], Any], policy: str, known: set[str]) -> Any:
+    """``check`` seeing its arguments through _CheckedArgs: a config key it does not declare is reported."""
+
+    def run(args: Any, report: ReportViolation) -> Any:
+        return check(_CheckedArgs(args, report, policy, known), report)
+
+    return run
+
+
 def rule(
     name: str,
     description: str,
@@ -198,19 +209,27 @@ def rule(
     config: dict[str, dict[str, Any]] | None = None,
 ) -> ResourceValidationPolicy:
     checks = validate if isinstance(validate, list) else [validate]
-    known = set(config or {})
-
-    def checked(check: Validate) -> Validate:
-        def run(args: ResourceValidationArgs, report: ReportViolation) -> Any:
-            return check(cast(ResourceValidationArgs, _CheckedArgs(args, report, name, known)), report)
-
-        return run
-
     return ResourceValidationPolicy(
         name=name,
         description=description,
-        validate=[checked(check) for check in checks],
+        validate=[_checked(check, name, set(config or {})) for check in checks],
         enforcement_level=level,
+        config_schema=PolicyConfigSchema(properties=config) if config else None,
+    )
+
+
+def stack_rule(
+    name: str,
+    description: str,
+    validate: Callable[[StackValidationArgs, ReportViolation], Any],
+    config: dict[str, dict[str, Any]] | None = None,
+) -> StackValidationPolicy:
+    """A mandatory stack rule, whose config is checked as a resource rule's is."""
+    return StackValidationPolicy(
+        name=name,
+        description=description,
+        validate=_checked(validate, name, set(config or {})),
+        enforcement_level=MANDATORY,
         config_schema=PolicyConfigSchema(properties=config) if config else None,
     )
 

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import (
-    PolicyConfigSchema,
     PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
@@ -27,7 +26,6 @@ from pulumi_policy import (
 from components.ground import spark
 
 from .common import (
-    MANDATORY,
     containers,
     describe,
     is_kind,
@@ -36,6 +34,7 @@ from .common import (
     range_problem,
     rule,
     selects,
+    stack_rule,
     string_list,
 )
 
@@ -265,12 +264,11 @@ POLICIES: list[ResourceValidationPolicy] = [
 ]
 
 STACK_POLICIES: list[StackValidationPolicy] = [
-    StackValidationPolicy(
-        name="no-public-private-port-in-stack",
-        description="No LoadBalancer or NodePort Service reaches a port the stack itself marks private "
+    stack_rule(
+        "no-public-private-port-in-stack",
+        "No LoadBalancer or NodePort Service reaches a port the stack itself marks private "
         "(its endpoint Services' ports, named container ports), by number or by targetPort name.",
-        validate=_stack_private_ports,
-        enforcement_level=MANDATORY,
-        config_schema=PolicyConfigSchema(properties=PORTS_CONFIG),
+        _stack_private_ports,
+        config=PORTS_CONFIG,
     ),
 ]

@@ -16,7 +16,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from .common import MANDATORY, cidrs, is_kind, is_workload, pod_template, range_problem, selects
+from .common import cidrs, is_kind, is_workload, pod_template, range_problem, selects, stack_rule
 
 NETWORK_POLICY_GROUP = "networking.k8s.io"
 
@@ -225,17 +225,15 @@ def _workloads_are_fenced(args: StackValidationArgs, report: ReportViolation) ->
 
 
 STACK_POLICIES: list[StackValidationPolicy] = [
-    StackValidationPolicy(
-        name="namespace-network-policy",
-        description="Every workload has a namespace and is selected by NetworkPolicies that restrict its ingress "
+    stack_rule(
+        "namespace-network-policy",
+        "Every workload has a namespace and is selected by NetworkPolicies that restrict its ingress "
         "and egress; no policy selecting it allows everyone in, or everything out on every port.",
-        validate=_workloads_are_fenced,
-        enforcement_level=MANDATORY,
+        _workloads_are_fenced,
     ),
-    StackValidationPolicy(
-        name="no-opening-network-policy-patch",
-        description="No NetworkPolicyPatch moves a policy off its pods, drops a direction, or allows everyone.",
-        validate=_patches,
-        enforcement_level=MANDATORY,
+    stack_rule(
+        "no-opening-network-policy-patch",
+        "No NetworkPolicyPatch moves a policy off its pods, drops a direction, or allows everyone.",
+        _patches,
     ),
 ]

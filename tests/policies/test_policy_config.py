@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from policies import kubepar_policies as kp
-from tests.policies.helpers import CLUSTER, POOL, RBAC, check
+from tests.policies.helpers import CLUSTER, POOL, RBAC, check, policy_resource, stack_check
 from tools.harness.pack import PolicyConfigError
 
 SECRET_READER = {
@@ -103,3 +103,12 @@ def test_each_configurable_key_works_through_the_clis_path_and_a_misspelling_is_
     assert before != after
     misspelled = check(rule, resource_type, props, config={key.lower() + "s": value})
     assert any("which the rule does not read" in m and f"did you mean {key}?" in m for m in misspelled), misspelled
+
+
+def test_a_stack_rules_config_goes_the_same_path() -> None:
+    service = policy_resource("kubernetes:core/v1:Service", OPEN_SERVICE, "s")
+    rule = "no-public-private-port-in-stack"
+    assert stack_check([service], only=rule) == []
+    assert stack_check([service], only=rule, config={"privatePorts": [9999]}) != []
+    found = stack_check([service], only=rule, config={"privateport": [9999]})
+    assert any("has 'privateport', which the rule does not read" in m for m in found), found

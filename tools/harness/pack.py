@@ -87,13 +87,16 @@ def policy_resource(resource_type: str, props: dict[str, Any], name: str = "thin
     return PolicyResource(resource_type, props, urn, name, options(), None, None, [], {})
 
 
-def stack_check(resources: list[PolicyResource], only: str | None = None) -> list[str]:
-    """Messages of every stack rule (or the one named) for these resources, with default config."""
+def stack_check(
+    resources: list[PolicyResource], only: str | None = None, config: dict[str, Any] | None = None
+) -> list[str]:
+    """Messages of every stack rule (or the one named) for these resources, with their config as the CLI
+    hands it over (``config``: the named rule's)."""
     found: list[str] = []
     for policy in kp.STACK_POLICIES:
         if only is not None and policy.name != only:
             continue
-        args = StackValidationArgs(resources, kp.config_defaults(policy))
+        args = StackValidationArgs(resources, reconciled(policy, config if only is not None else None))
         policy.validate(args, collector(found, prefix=f"{policy.name}: "))
     return found
 
