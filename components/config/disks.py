@@ -116,15 +116,16 @@ def pool_disks(
     """(system, worker) boot disks in GiB: derived from the pods (``derive``: kubepar makes the pools and
     ``fixed`` is 0), or ``fixed``, checked to hold them."""
     kinds = pool_kinds(workload, sidecar=sidecar)
+    deriving = derive and not fixed
     disk_gb = fixed or (NODE_DISK_GB if derive else EXISTING_NODE_DISK_GB)
-    largest_gb = MAX_NODE_DISK_GB if derive and not fixed else disk_gb
+    largest_gb = MAX_NODE_DISK_GB if deriving else disk_gb
     largest = allocatable_bytes(largest_gb)
     disks = []
     for pool, machine in zip((SYSTEM_POOL, WORKER_POOL), machines, strict=True):
         too_big = [kind for kind in kinds[pool] if kind.disk > largest]
         for kind in too_big:
             fixes = ["lower its disk"] if kind.key != "nodeDiskGb" else []
-            if fixed or not derive:
+            if not deriving:
                 fixes.append("raise nodeDiskGb (the nodes' boot disk)")
             fixes.append("keep large data in the results store or a claim")
             read.fail(
@@ -135,7 +136,7 @@ def pool_disks(
         needed = needed_disk(machine, kinds[pool])
         if too_big:
             disks.append(disk_gb)
-        elif derive and not fixed:
+        elif deriving:
             derived = disk_for(needed)
             if derived is None:
                 read.fail(

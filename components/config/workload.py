@@ -166,11 +166,10 @@ def parse(
         door=door,
         spark=spark,
     )
-    if node_pools and gke is None:
-        # An existing cluster's pools: their disks must hold what runs on them.
-        _pool_disks(read, workload, node_disk, gke)
+    # Each pool's boot disk holds its pods' disk: derived for GKE's pools, checked on an existing cluster's.
+    disks = _pool_disks(read, workload, node_disk, gke) if node_pools else None
     if gke is not None:
-        disks = _pool_disks(read, workload, node_disk, gke)
+        assert disks is not None, "GKE's pools are kubepar's"
         without = dataclasses.replace(workload, spark=None)
         disks_without_spark = disks if spark is None or read.problems else _pool_disks(read, without, node_disk, gke)
         built = engines.engine_for(workload)

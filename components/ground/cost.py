@@ -175,6 +175,11 @@ def _pools_estimate(
     )
 
 
+def _boot_disk_hourly(machine_type: str, disk_gb: int, table: dict[str, Any]) -> float:
+    """USD per hour of one node's boot disk, of its family's disk type."""
+    return disk_gb * float(table["disks_gib_month"][family_facts(machine_type).boot_disk]) / HOURS_PER_MONTH
+
+
 def hub_costs(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | None:
     """engine hub: USD per hour that one running session of each profile adds to the idle hub.
 
@@ -192,13 +197,9 @@ def hub_costs(gke: GkeSettings, workload: WorkloadSettings) -> dict[str, Any] | 
     worker_shape = quantities.machine_shape(gke.worker_machine_type)
     if system_price is None or worker_price is None or system_shape is None or worker_shape is None:
         return None
-    disk_prices = table["disks_gib_month"]
-    system_price += (
-        gke.disks_gb[0] * float(disk_prices[family_facts(gke.system_machine_type).boot_disk]) / HOURS_PER_MONTH
-    )
-    worker_price += (
-        gke.disks_gb[1] * float(disk_prices[family_facts(gke.worker_machine_type).boot_disk]) / HOURS_PER_MONTH
-    )
+    # Each node with its boot disk.
+    system_price += _boot_disk_hourly(gke.system_machine_type, gke.disks_gb[0], table)
+    worker_price += _boot_disk_hourly(gke.worker_machine_type, gke.disks_gb[1], table)
     home = quantities.memory_bytes(workload.home_size) / 1024**3 * float(table["disks_gib_month"][HOME_DISK_TYPE])
     profiles: dict[str, float] = {}
     system_cpu, system_memory = quantities.allocatable(system_shape)
