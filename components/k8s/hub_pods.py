@@ -171,7 +171,7 @@ def session_pieces(settings: WorkloadSettings, profile: HubProfile, idle_minutes
     for role in beside:
         names = {"kubepar-packages": "kubepar-r-packages", "tmp": "r-tmp", "install-packages": "install-r-packages"}
         rstudio = _renamed(_spec(role, settings.node_pools), names)
-        extra_containers = rstudio["containers"]
+        extra_containers += rstudio["containers"]
         init_containers += rstudio.get("initContainers", [])
         volumes += [volume for volume in rstudio["volumes"] if volume["name"] not in {v["name"] for v in volumes}]
     cpu = cpu_millis(notebook.cpu) / 1000

@@ -262,7 +262,6 @@ c.KubeSpawner.common_labels = {
     "app.kubernetes.io/managed-by": "kubepar-hub",
 }
 c.KubeSpawner.component_label = "session"
-c.KubeSpawner.extra_annotations = {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}
 # The package installers run before the server: allow for them.
 c.KubeSpawner.start_timeout = 900
 c.KubeSpawner.http_timeout = 120
